@@ -1,0 +1,31 @@
+from django.contrib.auth.backends import ModelBackend
+
+from .roles import OWNER_GROUP
+
+
+class RoleBackend(ModelBackend):
+    """The owner (member of the Inhaber group) holds every permission, including those of
+    models added after the roles were created; everyone else gets their groups' permissions."""
+
+    def get_all_permissions(self, user_obj, obj=None):
+        if user_obj.is_active and not user_obj.is_anonymous and obj is None and self._is_owner(user_obj):
+            from django.contrib.auth.models import Permission
+
+            if not hasattr(user_obj, "_owner_perm_cache"):
+                user_obj._owner_perm_cache = {
+                    f"{ct}.{name}"
+                    for ct, name in Permission.objects.values_list("content_type__app_label", "codename")
+                }
+            return user_obj._owner_perm_cache
+        return super().get_all_permissions(user_obj, obj)
+
+    def has_perm(self, user_obj, perm, obj=None):
+        if user_obj.is_active and not user_obj.is_anonymous and self._is_owner(user_obj):
+            return True
+        return super().has_perm(user_obj, perm, obj)
+
+    @staticmethod
+    def _is_owner(user_obj) -> bool:
+        if not hasattr(user_obj, "_is_owner_cache"):
+            user_obj._is_owner_cache = user_obj.groups.filter(name=OWNER_GROUP).exists()
+        return user_obj._is_owner_cache

@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db import models
+from django.db.models import Exists, Q
+
+from . import gdv
+
+
+class CustomerQuerySet(models.QuerySet):
+    def active(self):
+        return self.filter(status="active")
+
+    def in_class(self, *classes: str):
+        return self.filter(segment__in=classes)
+
+    def search(self, term: str):
+        """Name, first name, customer number, PLZ or city; every word must match somewhere."""
+        qs = self
+        for word in term.split():
+            qs = qs.filter(
+                Q(name__icontains=word)
+                | Q(first_name__icontains=word)
+                | Q(number__iexact=word)
+                | Q(postal_code__startswith=word)
+                | Q(city__icontains=word)
+            )
+        return qs
+
+    def holding_line(self, line_code: str):
+        """Customers holding an active contract in this line of business (with us)."""
+        from .models import Contract
+
+        return self.filter(
+            Exists(
+                Contract.objects.filter(
+                    customer=models.OuterRef("pk"),
+                    line_of_business__code=line_code,
+                    status__in=gdv.ACTIVE_CONTRACT_STATUSES,
+                )
+            )
+        )
+
+
+def _day_month_q(start: dt.date, days: int, field: str) -> Q:
+    """Q matching dates whose day and month fall in [start, start + days] of any year."""
+    pairs: dict[int, set[int]] = {}
+    for offset in range(min(days, 366) + 1):
+        d = start + dt.timedelta(days=offset)
+        pairs.setdefault(d.month, set()).add(d.day)
+        if d.month == 2 and d.day == 28:
+            pairs[2].add(29)  # Hauptfälligkeit 29.02. falls on 28.02. in common years
+    q = Q()
+    for month, month_days in pairs.items():
+        if len(month_days) >= 28:
+            q |= Q(**{f"{field}__month": month})
+        else:
+            q |= Q(**{f"{field}__month": month, f"{field}__day__in": sorted(month_days)})
+    return q
+
+
+class ContractQuerySet(models.QuerySet):
+    def active(self):
+        return self.filter(status__in=gdv.ACTIVE_CONTRACT_STATUSES)
+
+    def due_within(self, days: int, today: dt.date):
+        """Renewal worklist: Hauptfälligkeit or cancellation deadline within `days` days.
+
+        The deadline lies `notice_period_months` before the Hauptfälligkeit, so for each notice
+        period in use, the Hauptfälligkeit must fall in the window shifted by that period.
+        """
+        q = _day_month_q(today, days, "main_due_date")
+        for months in range(0, 13):
+            shifted_start = _add_months(today, months)
+            q |= Q(notice_period_months=months) & _day_month_q(shifted_start, days, "main_due_date")
+        return self.filter(q)
+
+
+def _add_months(date: dt.date, months: int) -> dt.date:
+    import calendar
+
+    index = date.year * 12 + date.month - 1 + months
+    year, month = divmod(index, 12)
+    month += 1
+    return dt.date(year, month, min(date.day, calendar.monthrange(year, month)[1]))

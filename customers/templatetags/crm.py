@@ -1,0 +1,28 @@
+"""Display helpers: money as `1.234,56 €` (German) and class badges."""
+
+from decimal import Decimal, InvalidOperation
+
+from django import template
+from django.utils.formats import number_format
+from django.utils.html import format_html
+
+register = template.Library()
+
+
+@register.filter
+def money(value, decimals: int = 2) -> str:
+    """1234.5 -> '1.234,50 €' in German (the active locale's separators)."""
+    if value is None or value == "":
+        return "–"
+    try:
+        amount = Decimal(value)
+    except (InvalidOperation, TypeError, ValueError):
+        return "–"
+    return f"{number_format(amount, decimal_pos=int(decimals), force_grouping=True)}\u00a0€"
+
+
+@register.filter
+def segment_badge(segment: str) -> str:
+    if not segment:
+        return "–"
+    return format_html('<span class="segment-badge segment-{0}">{0}</span>', segment)
