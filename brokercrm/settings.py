@@ -7,6 +7,7 @@ in-process). Production sets DATABASE_URL, REDIS_URL, SECRET_KEY, DEBUG=false, A
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -26,6 +27,8 @@ SECRET_KEY = env(
     "SECRET_KEY",
     default="django-insecure-local-development-only-0f8b2c7e5d1a4e6b9c3f" if DEBUG else environ.Env.NOTSET,
 )
+if not DEBUG and (not SECRET_KEY or SECRET_KEY.startswith("django-insecure")):
+    raise ImproperlyConfigured("Set SECRET_KEY in the environment when DEBUG is off.")
 ALLOWED_HOSTS = env("ALLOWED_HOSTS")
 CSRF_TRUSTED_ORIGINS = env("CSRF_TRUSTED_ORIGINS")
 

@@ -2,6 +2,8 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from . import views
+
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="customers:list", permanent=False), name="home"),
     path("accounts/", include("brokercrm.accounts.urls")),
@@ -9,4 +11,5 @@ urlpatterns = [
     path("segmentation/", include("segmentation.urls")),
     path("service/", include("servicelevels.urls")),
     path("admin/", admin.site.urls),
+    path("health/", views.health, name="health"),
 ]
