@@ -1,3 +1,4 @@
+from axes.backends import AxesStandaloneBackend
 from django.contrib.auth.backends import ModelBackend
 
 from .roles import OWNER_GROUP
@@ -29,3 +30,14 @@ class RoleBackend(ModelBackend):
         if not hasattr(user_obj, "_is_owner_cache"):
             user_obj._is_owner_cache = user_obj.groups.filter(name=OWNER_GROUP).exists()
         return user_obj._is_owner_cache
+
+
+class LoginThrottleBackend(AxesStandaloneBackend):
+    """django-axes' lockout check for logins through a request (the login page, the admin).
+    Programmatic authentication without a request (management commands, tests) has no
+    client to throttle and falls through to the next backend."""
+
+    def authenticate(self, request, username=None, password=None, **kwargs):
+        if request is None:
+            return None
+        return super().authenticate(request, username=username, password=password, **kwargs)

@@ -16,4 +16,6 @@ urlpatterns = [
     ),
     path("password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
     path("language/", views.language_update, name="language_update"),
+    path("locked/", views.LockoutListView.as_view(), name="lockouts"),
+    path("locked/unlock/", views.lockout_release, name="lockout_release"),
 ]
