@@ -1,6 +1,15 @@
-from django.contrib import admin
+"""Admin for the reference data (insurers, lines of business) and a read-mostly view of the book.
 
-from .models import Insurer, LineOfBusiness
+Customers are edited in the app (with optimistic locking and the services' checks); the admin
+shows them and allows deleting one. Contracts may be corrected here; a save bumps the version,
+so a form opened elsewhere meanwhile reports the conflict instead of overwriting.
+"""
+
+from django.contrib import admin
+from django.db.models import Count, F
+from django.utils.translation import gettext_lazy as _
+
+from .models import CommissionBooking, Contract, Customer, Household, Insurer, LineOfBusiness
 
 
 @admin.register(Insurer)
@@ -14,3 +23,72 @@ class LineOfBusinessAdmin(admin.ModelAdmin):
     list_display = ("code", "short_name", "name", "gdv_code", "is_gdv")
     search_fields = ("code", "name", "short_name")
     list_filter = ("is_gdv",)
+
+
+@admin.register(Household)
+class HouseholdAdmin(admin.ModelAdmin):
+    list_display = ("name", "member_count", "created_at")
+    search_fields = ("name",)
+    show_full_result_count = False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(member_count=Count("members"))
+
+    @admin.display(description=_("members"), ordering="member_count")
+    def member_count(self, obj) -> int:
+        return obj.member_count
+
+
+@admin.register(Customer)
+class CustomerAdmin(admin.ModelAdmin):
+    list_display = (
+        "number",
+        "display_name",
+        "postal_code",
+        "city",
+        "advisor",
+        "status",
+        "segment",
+        "revenue",
+    )
+    list_filter = ("status", "segment", "kind")
+    list_select_related = ("advisor",)
+    search_fields = ("=number", "name", "postal_code")
+    show_full_result_count = False
+    raw_id_fields = ("advisor", "household", "referred_by")
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class BookingInline(admin.TabularInline):
+    model = CommissionBooking
+    extra = 0
+    fields = ("booked_on", "kind", "amount", "statement_reference", "created_by")
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Contract)
+class ContractAdmin(admin.ModelAdmin):
+    list_display = ("policy_number", "customer", "insurer", "line_of_business", "status", "annual_premium")
+    list_filter = ("status", "insurer")
+    list_select_related = ("customer", "insurer", "line_of_business")
+    search_fields = ("=policy_number", "=customer__number")
+    raw_id_fields = ("customer",)
+    autocomplete_fields = ("insurer", "line_of_business")
+    show_full_result_count = False
+    inlines = [BookingInline]
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            obj.version = F("version") + 1
+        super().save_model(request, obj, form, change)
+        if change:
+            obj.refresh_from_db(fields=["version"])

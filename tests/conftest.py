@@ -97,3 +97,49 @@ def _celery_in_process(request):
     app.conf.task_eager_propagates = True
     yield
     app.conf.task_always_eager, app.conf.task_eager_propagates = previous
+
+
+def ensure_data_migration_rows() -> None:
+    """Rows made by data migrations (roles, Sparten, default policy and rules, catalogue, beat
+    schedule) — also after a transactional test's flush.
+
+    serialized_rollback should restore them, but once Playwright or a worker thread has run,
+    Django's `connections` may resolve to another connection object without the serialized copy,
+    so nothing is restored. Then the data migrations' RunPython steps run again on the
+    historical models, as in `migrate`.
+    """
+    import types
+
+    from django.contrib.auth.models import Group
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+    from django.db.migrations.operations import RunPython
+    from django.db.migrations.state import ProjectState
+
+    from brokercrm.accounts.roles import STAFF_GROUP
+
+    if Group.objects.filter(name=STAFF_GROUP).exists():
+        return
+    executor = MigrationExecutor(connection)
+    plan = executor.migration_plan(executor.loader.graph.leaf_nodes(), clean_start=True)
+    state = ProjectState(real_apps=executor.loader.unmigrated_apps)
+    editor = types.SimpleNamespace(connection=connection)
+    for migration, _backwards in plan:
+        for operation in migration.operations:
+            if isinstance(operation, RunPython):
+                operation.code(state.apps, editor)
+                del state.apps  # re-rendered for the next data migration only
+            operation.state_forwards(migration.app_label, state)
+
+
+@pytest.fixture(autouse=True)
+def _data_migration_rows(request):
+    marker = request.node.get_closest_marker("django_db")
+    names = set(request.fixturenames)
+    if marker is None and not names & {"db", "transactional_db", "live_server"}:
+        return
+    transactional = "transactional_db" in names or "live_server" in names
+    if marker is not None and (marker.kwargs.get("transaction") or (marker.args and marker.args[0])):
+        transactional = True
+    request.getfixturevalue("transactional_db" if transactional else "db")
+    ensure_data_migration_rows()

@@ -1,0 +1,180 @@
+"""The filters of the customer list and the contract list (django-filter).
+
+Every filter maps to an indexed column or a QuerySet method, so a filtered page stays fast on a
+book of a million customers.
+"""
+
+import datetime as dt
+import time
+
+import django_filters
+from django import forms
+from django.forms.utils import flatatt
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
+from django.utils.translation import gettext_lazy as _
+
+from brokercrm.accounts.models import User
+from brokercrm.forms import BootstrapFormMixin
+
+from . import gdv
+from .models import Contract, Customer, Household, Insurer, LineOfBusiness
+
+UNCLASSIFIED = "none"
+SEGMENT_CHOICES = [*((s, s) for s in ("A", "B", "C", "O")), (UNCLASSIFIED, _("not classified"))]
+MAX_DUE_DAYS = 366
+
+
+class FilterForm(BootstrapFormMixin, forms.Form):
+    pass
+
+
+class FastSelect(forms.Select):
+    """A select whose options are rendered in Python: rendering the ~170 Sparten through
+    Django's per-option widget templates costs more than the rest of the list page."""
+
+    def render(self, name, value, attrs=None, renderer=None):
+        final_attrs = self.build_attrs(self.attrs, {**(attrs or {}), "name": name})
+        selected = set(self.format_value(value))
+        options = format_html_join(
+            "",
+            '<option value="{}"{}>{}</option>',
+            (
+                (str(v), mark_safe(" selected") if str(v) in selected else "", label)
+                for v, label in self.choices
+            ),
+        )
+        return format_html("<select{}>{}</select>", flatatt(final_attrs), options)
+
+
+LINE_CHOICES_SECONDS = 300
+_line_choices: tuple[float, list[tuple[str, str]]] = (0.0, [])
+
+
+def line_choices() -> list[tuple[str, str]]:
+    """(code, "code short name") of every Sparte. Reference data, so it is kept for a few
+    minutes instead of being read for every list page."""
+    global _line_choices
+    read_at, choices = _line_choices
+    if not choices or time.monotonic() - read_at > LINE_CHOICES_SECONDS:
+        choices = [
+            (code, f"{code} {short}")
+            for code, short in LineOfBusiness.objects.values_list("code", "short_name")
+        ]
+        _line_choices = (time.monotonic(), choices)
+    return choices
+
+
+def advisor_choices() -> list[tuple[int, str]]:
+    users = User.objects.filter(is_active=True).order_by("last_name", "first_name", "username")
+    return [
+        (pk, f"{first} {last}".strip() or username)
+        for pk, first, last, username in users.values_list("pk", "first_name", "last_name", "username")
+    ]
+
+
+def insurer_choices() -> list[tuple[int, str]]:
+    return list(Insurer.objects.order_by("name").values_list("pk", "name"))
+
+
+class ChoicesOnceMixin:
+    """Reads the choices of database-backed selects once per request (`choice_sources`)."""
+
+    choice_sources: dict = {}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name, source in self.choice_sources.items():
+            self.filters[name].extra["choices"] = source()
+
+
+class CustomerFilter(ChoicesOnceMixin, django_filters.FilterSet):
+    q = django_filters.CharFilter(
+        label=_("Search"),
+        method="filter_search",
+        widget=forms.TextInput(
+            attrs={
+                "type": "search",
+                "placeholder": _("name, customer no., PLZ or city"),
+                "autocomplete": "off",
+            }
+        ),
+    )
+    status = django_filters.ChoiceFilter(
+        label=_("Status"), choices=Customer.Status.choices, widget=FastSelect
+    )
+    segment = django_filters.ChoiceFilter(
+        label=_("Class"), choices=SEGMENT_CHOICES, method="filter_segment", widget=FastSelect
+    )
+    advisor = django_filters.ChoiceFilter(label=_("Advisor"), field_name="advisor_id", widget=FastSelect)
+    holding_line = django_filters.ChoiceFilter(
+        label=_("Holds line of business"), method="filter_holding_line", widget=FastSelect
+    )
+    biggest_gap = django_filters.ChoiceFilter(
+        label=_("Biggest gap"), field_name="biggest_gap__code", widget=FastSelect
+    )
+    plz = django_filters.CharFilter(
+        label=_("PLZ starts with"),
+        field_name="postal_code",
+        lookup_expr="startswith",
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "placeholder": "06"}),
+    )
+    household = django_filters.ModelChoiceFilter(
+        label=_("Household no."),
+        queryset=Household.objects.all(),
+        widget=forms.TextInput(attrs={"inputmode": "numeric"}),
+    )
+    min_revenue = django_filters.NumberFilter(
+        label=_("Revenue at least"), field_name="revenue", lookup_expr="gte", localize=True
+    )
+    min_potential = django_filters.NumberFilter(
+        label=_("Potential at least"), field_name="potential", lookup_expr="gte", localize=True
+    )
+
+    choice_sources = {"advisor": advisor_choices, "holding_line": line_choices, "biggest_gap": line_choices}
+
+    class Meta:
+        model = Customer
+        fields: list[str] = []
+        form = FilterForm
+
+    def filter_search(self, queryset, name, value):
+        return queryset.search(value)
+
+    def filter_segment(self, queryset, name, value):
+        return queryset.filter(segment="" if value == UNCLASSIFIED else value)
+
+    def filter_holding_line(self, queryset, name, value):
+        return queryset.holding_line(value)
+
+
+class ContractFilter(ChoicesOnceMixin, django_filters.FilterSet):
+    policy = django_filters.CharFilter(
+        label=_("Policy number"), field_name="policy_number", lookup_expr="startswith"
+    )
+    line_of_business = django_filters.ChoiceFilter(
+        label=_("Line of business"), field_name="line_of_business__code", widget=FastSelect
+    )
+    insurer = django_filters.ChoiceFilter(label=_("Insurer"), field_name="insurer_id", widget=FastSelect)
+    status = django_filters.ChoiceFilter(label=_("Status"), choices=gdv.CONTRACT_STATUSES, widget=FastSelect)
+    due_within = django_filters.NumberFilter(
+        label=_("Hauptfälligkeit or cancellation deadline within (days)"),
+        method="filter_due_within",
+        min_value=0,
+        max_value=MAX_DUE_DAYS,
+    )
+
+    choice_sources = {"line_of_business": line_choices, "insurer": insurer_choices}
+
+    class Meta:
+        model = Contract
+        fields: list[str] = []
+        form = FilterForm
+
+    def __init__(self, *args, today: dt.date | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.today = today or timezone.localdate()
+
+    def filter_due_within(self, queryset, name, value):
+        return queryset.due_within(int(value), self.today)

@@ -1,0 +1,180 @@
+"""Reads of the customers app: what the list pages and the customer page need, each in a
+fixed number of queries however many rows there are."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Count, DecimalField, Q, QuerySet, Sum, Value
+from django.db.models.functions import Coalesce, ExtractDay, ExtractMonth, Mod
+
+from brokercrm.accounts.models import User
+
+from .filters import ContractFilter, CustomerFilter
+from .models import Activity, CommissionBooking, Contract, Customer, MarketingConsent
+
+TIMELINE_LIMIT = 50
+REFERRALS_LIMIT = 50
+HOUSEHOLD_LIMIT = 50
+RECENT_BOOKINGS_LIMIT = 10
+ZERO = Value(Decimal("0"), output_field=DecimalField(max_digits=14, decimal_places=2))
+
+
+# --- customers --------------------------------------------------------------------------------
+
+
+def customer_queryset() -> QuerySet[Customer]:
+    """Customers with what a list row shows, joined in the same query."""
+    return Customer.objects.select_related("advisor", "household", "biggest_gap")
+
+
+def customer_filter(*, filters: Mapping[str, Any] | None, user: User | None = None) -> CustomerFilter:
+    return CustomerFilter(data=filters or None, queryset=customer_queryset())
+
+
+def customer_list(*, filters: Mapping[str, Any] | None, user: User | None = None) -> QuerySet[Customer]:
+    """The customer list as filtered by the list page's filter form; nothing on invalid input."""
+    filterset = customer_filter(filters=filters, user=user)
+    if filterset.is_bound and not filterset.is_valid():
+        return filterset.queryset.none()
+    return filterset.qs
+
+
+def customer_by_number(number: str) -> Customer | None:
+    """The customer with this number, typed exactly or in lower case; the unique index is used."""
+    number = number.strip()
+    return Customer.objects.filter(number__in={number, number.upper()}).first()
+
+
+def customer_detail_queryset() -> QuerySet[Customer]:
+    return customer_queryset().select_related("referred_by")
+
+
+def one_year_before(day: dt.date) -> dt.date:
+    try:
+        return day.replace(year=day.year - 1)
+    except ValueError:  # 29.02.
+        return day.replace(year=day.year - 1, day=28)
+
+
+def courtage_window(today: dt.date) -> tuple[dt.date, dt.date]:
+    """The last 12 months up to and including today: (exclusive start, inclusive end)."""
+    return one_year_before(today), today
+
+
+def customer_contracts(*, customer: Customer, today: dt.date) -> QuerySet[Contract]:
+    """The customer's contracts, each with its Courtage of the last 12 months (one query)."""
+    start, end = courtage_window(today)
+    return (
+        Contract.objects.filter(customer=customer)
+        .select_related("insurer", "line_of_business")
+        .annotate(
+            courtage_12m=Coalesce(
+                Sum(
+                    "bookings__amount",
+                    filter=Q(bookings__booked_on__gt=start, bookings__booked_on__lte=end),
+                ),
+                ZERO,
+            )
+        )
+        .order_by("line_of_business__code", "start_date", "id")
+    )
+
+
+def customer_timeline(*, customer: Customer, limit: int = TIMELINE_LIMIT) -> list[Activity]:
+    return list(customer.activities.select_related("user").order_by("-occurred_at", "-id")[:limit])
+
+
+@dataclass
+class CustomerPage:
+    """Everything the customer page shows besides the customer row itself."""
+
+    contracts: list[Contract]
+    premium_total: Decimal
+    courtage_total: Decimal
+    household_members: list[Customer]
+    referrals: list[Customer]
+    referral_count: int
+    consents: list[MarketingConsent]
+    recent_bookings: list[CommissionBooking]
+    timeline: list[Activity] = field(default_factory=list)
+
+
+def customer_page(*, customer: Customer, today: dt.date) -> CustomerPage:
+    contracts = list(customer_contracts(customer=customer, today=today))
+    members: list[Customer] = []
+    if customer.household_id:
+        members = list(
+            Customer.objects.filter(household_id=customer.household_id)
+            .exclude(pk=customer.pk)
+            .order_by("name", "first_name", "id")[:HOUSEHOLD_LIMIT]
+        )
+    referrals = list(customer.referrals.order_by("name", "first_name", "id")[: REFERRALS_LIMIT + 1])
+    referral_count = len(referrals) if len(referrals) <= REFERRALS_LIMIT else customer.referrals.count()
+    return CustomerPage(
+        contracts=contracts,
+        premium_total=sum((c.annual_premium for c in contracts if c.is_active), Decimal("0")),
+        courtage_total=sum((c.courtage_12m for c in contracts), Decimal("0")),
+        household_members=members,
+        referrals=referrals[:REFERRALS_LIMIT],
+        referral_count=referral_count,
+        consents=list(customer.consents.order_by("channel")),
+        recent_bookings=list(
+            CommissionBooking.objects.filter(contract__customer=customer)
+            .select_related("contract")
+            .order_by("-booked_on", "-id")[:RECENT_BOOKINGS_LIMIT]
+        ),
+        timeline=customer_timeline(customer=customer),
+    )
+
+
+def booking_contracts(*, customer: Customer) -> QuerySet[Contract]:
+    """The contracts a booking for this customer may go to: only the customer's own."""
+    return (
+        Contract.objects.filter(customer=customer)
+        .select_related("insurer", "line_of_business")
+        .order_by("line_of_business__code", "policy_number")
+    )
+
+
+# --- contracts --------------------------------------------------------------------------------
+
+
+def contract_queryset(*, today: dt.date) -> QuerySet[Contract]:
+    """Contracts with customer, insurer and line joined, and `due_rank`: how soon (in month-day
+    steps) the next Hauptfälligkeit comes after today, so the renewal worklist sorts by it."""
+    today_md = today.month * 100 + today.day
+    month_day = ExtractMonth("main_due_date") * 100 + ExtractDay("main_due_date")
+    return (
+        Contract.objects.select_related("customer", "insurer", "line_of_business")
+        .annotate(due_rank=Mod(month_day - today_md + 1300, 1300))
+        .order_by("customer_id", "line_of_business_id", "id")
+    )
+
+
+def contract_filter(*, filters: Mapping[str, Any] | None, today: dt.date) -> ContractFilter:
+    return ContractFilter(data=filters or None, queryset=contract_queryset(today=today), today=today)
+
+
+def contract_list(*, filters: Mapping[str, Any] | None, today: dt.date) -> QuerySet[Contract]:
+    filterset = contract_filter(filters=filters, today=today)
+    if filterset.is_bound and not filterset.is_valid():
+        return filterset.queryset.none()
+    return filterset.qs
+
+
+def contract_detail_queryset() -> QuerySet[Contract]:
+    return Contract.objects.select_related("customer", "insurer", "line_of_business")
+
+
+def contract_with_booking_count() -> QuerySet[Contract]:
+    """For the delete page: a contract with bookings cannot be deleted (see CommissionBooking)."""
+    return contract_detail_queryset().annotate(booking_count=Count("bookings"))
+
+
+def consent_queryset() -> QuerySet[MarketingConsent]:
+    return MarketingConsent.objects.select_related("customer")

@@ -1,0 +1,278 @@
+"""The customer and contract tables (django-tables2) and their CSV exports.
+
+Sortable columns sort by indexed columns with the primary key as tie-breaker, so paging is
+stable and fast on a large book. The CSV is for German Excel: `;`-separated, UTF-8 with BOM,
+decimal comma, dates as 31.12.2026.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from collections.abc import Callable, Iterable, Iterator
+from decimal import Decimal
+from typing import Any
+
+import django_tables2 as tables
+from django.core.paginator import Paginator
+from django.db.models import QuerySet
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.functional import cached_property
+from django.utils.translation import gettext_lazy as _
+
+from .models import Contract, Customer
+from .templatetags.crm import money, segment_badge
+
+PER_PAGE = 50
+# The lists count at most this many rows: on a book of a million customers an exact COUNT(*)
+# costs more than the rest of the page (PostgreSQL: 120 ms unfiltered, 200 ms filtered).
+COUNT_CAP = 10_000
+CSV_CHUNK = 2000
+MONEY_ATTRS = {"th": {"class": "money"}, "td": {"class": "money"}}
+TABLE_ATTRS = {"class": "table table-sm table-hover align-middle mb-2"}
+
+
+class CappedCountPaginator(Paginator):
+    """A Paginator that counts at most `cap` + 1 rows of a queryset.
+
+    A longer list reports "more than `cap`" and pages through its first `cap` rows; filters and
+    sorting reach the rest. The count drops the ordering, so the database can stop early."""
+
+    def __init__(self, object_list, per_page, *args, cap: int | None = None, **kwargs):
+        self.cap = COUNT_CAP if cap is None else cap
+        super().__init__(object_list, per_page, *args, **kwargs)
+
+    @cached_property
+    def count(self) -> int:
+        queryset = _queryset_of(self.object_list)
+        if queryset is None:
+            return super().count
+        return queryset.order_by()[: self.cap + 1].count()
+
+    @property
+    def is_capped(self) -> bool:
+        return self.count > self.cap
+
+
+def _queryset_of(rows) -> QuerySet | None:
+    """The queryset behind a table's rows (BoundRows -> TableQuerysetData -> QuerySet)."""
+    data = getattr(getattr(rows, "data", None), "data", rows)
+    return data if isinstance(data, QuerySet) else None
+
+
+PAGINATION = {"per_page": PER_PAGE, "paginator_class": CappedCountPaginator}
+
+
+class CustomerTable(tables.Table):
+    number = tables.Column(
+        verbose_name=_("No."),
+        linkify=("customers:detail", {"pk": tables.A("pk")}),
+        order_by=("number",),
+    )
+    name = tables.Column(
+        verbose_name=_("Name"),
+        accessor="display_name",
+        linkify=("customers:detail", {"pk": tables.A("pk")}),
+        order_by=("name", "first_name", "id"),
+    )
+    place = tables.Column(
+        verbose_name=_("PLZ / city"), accessor="postal_code", order_by=("postal_code", "id")
+    )
+    advisor = tables.Column(verbose_name=_("Advisor"), order_by=("advisor_id", "id"))
+    status = tables.Column(verbose_name=_("Status"), order_by=("status", "id"))
+    segment = tables.Column(verbose_name=_("Class"), order_by=("segment", "revenue", "id"))
+    revenue = tables.Column(verbose_name=_("Revenue"), order_by=("revenue", "id"), attrs=MONEY_ATTRS)
+    potential = tables.Column(verbose_name=_("Potential"), order_by=("potential", "id"), attrs=MONEY_ATTRS)
+    biggest_gap = tables.Column(verbose_name=_("Biggest gap"), orderable=False)
+    household = tables.Column(verbose_name=_("Household"), orderable=False)
+
+    class Meta:
+        attrs = TABLE_ATTRS
+        order_by = ("name",)
+        empty_text = _("No customers match these filters.")
+        default = "–"
+
+    def render_place(self, record: Customer) -> str:
+        return f"{record.postal_code} {record.city}".strip()
+
+    def render_status(self, record: Customer) -> str:
+        return record.get_status_display()
+
+    def render_segment(self, value: str) -> str:
+        return segment_badge(value)
+
+    def render_revenue(self, value: Decimal) -> str:
+        return money(value)
+
+    def render_potential(self, value: Decimal) -> str:
+        return money(value)
+
+    def render_biggest_gap(self, value) -> str:
+        return value.short_name
+
+
+class ContractTable(tables.Table):
+    policy_number = tables.Column(
+        verbose_name=_("Policy number"),
+        linkify=("customers:contract_update", {"pk": tables.A("pk")}),
+        order_by=("policy_number", "id"),
+    )
+    customer = tables.Column(
+        verbose_name=_("Customer"),
+        linkify=("customers:detail", {"pk": tables.A("customer_id")}),
+        order_by=("customer__name", "customer__first_name", "customer_id", "id"),
+    )
+    line_of_business = tables.Column(verbose_name=_("Sparte"), order_by=("line_of_business_id", "id"))
+    insurer = tables.Column(verbose_name=_("Insurer"), order_by=("insurer__name", "id"))
+    status = tables.Column(verbose_name=_("Status"), order_by=("status", "id"))
+    start_date = tables.Column(verbose_name=_("Start"), order_by=("start_date", "id"))
+    annual_premium = tables.Column(
+        verbose_name=_("Annual premium"), order_by=("annual_premium", "id"), attrs=MONEY_ATTRS
+    )
+    next_due = tables.Column(
+        verbose_name=_("Next Hauptfälligkeit"),
+        accessor="due_rank",
+        order_by=("due_rank", "id"),
+        empty_values=(),
+    )
+    cancellation_deadline = tables.Column(
+        verbose_name=_("Cancellation deadline"), accessor="pk", orderable=False, empty_values=()
+    )
+
+    class Meta:
+        attrs = TABLE_ATTRS
+        empty_text = _("No contracts match these filters.")
+        default = "–"
+
+    def __init__(self, *args, today: dt.date | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.today = today or timezone.localdate()
+
+    def render_customer(self, value: Customer) -> str:
+        return value.display_name
+
+    def render_line_of_business(self, value) -> str:
+        return str(value)
+
+    def render_status(self, record: Contract) -> str:
+        return record.get_status_display()
+
+    def render_annual_premium(self, value: Decimal) -> str:
+        return money(value)
+
+    def render_start_date(self, value: dt.date) -> str:
+        return short_date(value)
+
+    def render_next_due(self, record: Contract) -> str:
+        return short_date(record.next_main_due(self.today))
+
+    def render_cancellation_deadline(self, record: Contract) -> str:
+        return short_date(record.cancellation_deadline(self.today))
+
+
+def short_date(value: dt.date | None) -> str:
+    return date_format(value, "SHORT_DATE_FORMAT") if value else "–"
+
+
+def ordered(table_class: type[tables.Table], queryset: QuerySet, sort: str | None) -> QuerySet:
+    """The queryset in the order the table would show for this `sort` parameter."""
+    table = table_class(queryset, order_by=sort or None)
+    return table.data.data
+
+
+# --- CSV --------------------------------------------------------------------------------------
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+def csv_stream(header: Iterable[Any], rows: Iterable[Iterable[Any]]) -> Iterator[str]:
+    writer = csv.writer(_Echo(), delimiter=";", lineterminator="\r\n")
+    yield "\ufeff" + writer.writerow([str(h) for h in header])
+    for row in rows:
+        yield writer.writerow(row)
+
+
+def csv_decimal(value: Decimal | None) -> str:
+    return "" if value is None else f"{value:f}".replace(".", ",")
+
+
+def csv_date(value: dt.date | None) -> str:
+    return value.strftime("%d.%m.%Y") if value else ""
+
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+PHONE_CHARS = set("+0123456789 ()/-")
+
+
+def csv_text(value: Any) -> str:
+    """Text as it is, but never read by Excel as a formula (CSV injection); phone numbers such
+    as +49 30 123 stay as they are."""
+    text = "" if value is None else str(value)
+    if text.startswith(FORMULA_START) and not set(text) <= PHONE_CHARS:
+        return "'" + text
+    return text
+
+
+def _field_label(model, name: str) -> str:
+    return str(model._meta.get_field(name).verbose_name)
+
+
+CustomerColumn = tuple[str, Callable[[Customer], str]]
+
+
+def customer_csv_columns() -> list[CustomerColumn]:
+    label = lambda name: _field_label(Customer, name)  # noqa: E731
+    return [
+        (label("number"), lambda c: csv_text(c.number)),
+        (label("salutation"), lambda c: c.get_salutation_display()),
+        (label("title"), lambda c: csv_text(c.title)),
+        (label("first_name"), lambda c: csv_text(c.first_name)),
+        (label("name"), lambda c: csv_text(c.name)),
+        (label("birth_date"), lambda c: csv_date(c.birth_date)),
+        (label("street"), lambda c: csv_text(c.street)),
+        (label("postal_code"), lambda c: csv_text(c.postal_code)),
+        (label("city"), lambda c: csv_text(c.city)),
+        (label("country"), lambda c: csv_text(c.country)),
+        (label("email"), lambda c: csv_text(c.email)),
+        (label("phone"), lambda c: csv_text(c.phone)),
+        (label("advisor"), lambda c: csv_text(c.advisor or "")),
+        (label("status"), lambda c: c.get_status_display()),
+        (label("household"), lambda c: csv_text(c.household or "")),
+        (label("segment"), lambda c: c.segment),
+        (label("revenue"), lambda c: csv_decimal(c.revenue)),
+        (label("potential"), lambda c: csv_decimal(c.potential)),
+        (label("biggest_gap"), lambda c: c.biggest_gap.code if c.biggest_gap else ""),
+    ]
+
+
+def customer_csv(customers: QuerySet[Customer]) -> Iterator[str]:
+    columns = customer_csv_columns()
+    rows = ([get(c) for _label, get in columns] for c in customers.iterator(chunk_size=CSV_CHUNK))
+    return csv_stream([label for label, _get in columns], rows)
+
+
+def contract_csv(contracts: QuerySet[Contract], today: dt.date) -> Iterator[str]:
+    label = lambda name: _field_label(Contract, name)  # noqa: E731
+    columns: list[tuple[str, Callable[[Contract], str]]] = [
+        (_field_label(Customer, "number"), lambda c: csv_text(c.customer.number)),
+        (label("customer"), lambda c: csv_text(c.customer.display_name)),
+        (label("policy_number"), lambda c: csv_text(c.policy_number)),
+        (label("insurer"), lambda c: csv_text(c.insurer.name)),
+        (_("Sparte"), lambda c: c.line_of_business.code),
+        (label("line_of_business"), lambda c: csv_text(c.line_of_business.short_name)),
+        (label("status"), lambda c: c.get_status_display()),
+        (label("start_date"), lambda c: csv_date(c.start_date)),
+        (label("end_date"), lambda c: csv_date(c.end_date)),
+        (label("main_due_date"), lambda c: csv_date(c.main_due_date)),
+        (_("Next Hauptfälligkeit"), lambda c: csv_date(c.next_main_due(today))),
+        (_("Cancellation deadline"), lambda c: csv_date(c.cancellation_deadline(today))),
+        (label("notice_period_months"), lambda c: str(c.notice_period_months)),
+        (label("payment_frequency"), lambda c: c.get_payment_frequency_display()),
+        (label("annual_premium"), lambda c: csv_decimal(c.annual_premium)),
+    ]
+    rows = ([get(c) for _label, get in columns] for c in contracts.iterator(chunk_size=CSV_CHUNK))
+    return csv_stream([str(label) for label, _get in columns], rows)
