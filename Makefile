@@ -56,7 +56,7 @@ test: install vendor lint  ## the whole suite, lint included
 	DJANGO_ALLOW_ASYNC_UNSAFE=true $(BIN)/pytest $(PYTEST_ARGS)
 
 messages: install  ## refresh the German catalogue after changing strings
-	$(BIN)/python manage.py makemessages -l de --ignore=node_modules --ignore=.venv --ignore=staticfiles
+	$(BIN)/python manage.py makemessages -l de --no-obsolete --ignore=node_modules --ignore=.venv --ignore=staticfiles --ignore=static --ignore=bench --ignore="tests/*" --ignore=test-artifacts
 	$(BIN)/python manage.py compilemessages -l de
 
 bench: install vendor

@@ -112,7 +112,7 @@ class CustomerFilter(ChoicesOnceMixin, django_filters.FilterSet):
         label=_("Holds line of business"), method="filter_holding_line", widget=FastSelect
     )
     biggest_gap = django_filters.ChoiceFilter(
-        label=_("Biggest gap"), field_name="biggest_gap__code", widget=FastSelect
+        label=_("Biggest gap"), method="filter_biggest_gap", widget=FastSelect
     )
     plz = django_filters.CharFilter(
         label=_("PLZ starts with"),
@@ -147,6 +147,9 @@ class CustomerFilter(ChoicesOnceMixin, django_filters.FilterSet):
 
     def filter_holding_line(self, queryset, name, value):
         return queryset.holding_line(value)
+
+    def filter_biggest_gap(self, queryset, name, value):
+        return queryset.with_biggest_gap(value)
 
 
 class ContractFilter(ChoicesOnceMixin, django_filters.FilterSet):

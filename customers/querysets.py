@@ -12,6 +12,15 @@ class CustomerQuerySet(models.QuerySet):
     def active(self):
         return self.filter(status="active")
 
+    def usable(self):
+        """Customers that may be worked with: not restricted after an erasure request
+        (Art. 18 DSGVO). Lists, tasks, planning and drill-downs start from here."""
+        return self.filter(restricted_at__isnull=True)
+
+    def restricted(self):
+        """Customers whose data is only stored until the retention duty ends (Art. 18 DSGVO)."""
+        return self.filter(restricted_at__isnull=False)
+
     def in_class(self, *classes: str):
         return self.filter(segment__in=classes)
 
@@ -28,15 +37,21 @@ class CustomerQuerySet(models.QuerySet):
             )
         return qs
 
+    def with_biggest_gap(self, line_code: str):
+        return self.filter(biggest_gap_id=_line_id(line_code))
+
     def holding_line(self, line_code: str):
-        """Customers holding an active contract in this line of business (with us)."""
+        """Customers holding an active contract in this line of business (with us).
+
+        The code is resolved to the line's id first: a join on the code hides the line's
+        selectivity from the planner, which then picks a nested loop over all contracts."""
         from .models import Contract
 
         return self.filter(
             Exists(
                 Contract.objects.filter(
                     customer=models.OuterRef("pk"),
-                    line_of_business__code=line_code,
+                    line_of_business_id=_line_id(line_code),
                     status__in=gdv.ACTIVE_CONTRACT_STATUSES,
                 )
             )
@@ -84,3 +99,9 @@ def _add_months(date: dt.date, months: int) -> dt.date:
     year, month = divmod(index, 12)
     month += 1
     return dt.date(year, month, min(date.day, calendar.monthrange(year, month)[1]))
+
+
+def _line_id(code: str) -> int | None:
+    from .models import LineOfBusiness
+
+    return LineOfBusiness.objects.filter(code=code).values_list("id", flat=True).first()

@@ -1,0 +1,137 @@
+"""Shared helpers of the benchmark scripts: databases, manage.py, figures."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psycopg2
+from psycopg2 import sql
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+PG_SERVER = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
+PYTHON = sys.executable
+
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+
+def db_url(name: str) -> str:
+    return f"{PG_SERVER}/{name}"
+
+
+def connect(name: str = "postgres"):
+    conn = psycopg2.connect(db_url(name))
+    conn.autocommit = True
+    return conn
+
+
+def database_exists(name: str) -> bool:
+    with connect() as conn, conn.cursor() as cur:
+        cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
+        return cur.fetchone() is not None
+
+
+def recreate_database(name: str) -> None:
+    conn = connect()
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+            cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    finally:
+        conn.close()
+
+
+@contextlib.contextmanager
+def build_lock(name: str):
+    """An advisory lock per database name, so two benches do not build the same book at once."""
+    conn = connect()
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT pg_advisory_lock(hashtext(%s))", [f"bench:{name}"])
+        yield
+    finally:
+        conn.close()  # releases the lock
+
+
+def customer_count(name: str) -> int | None:
+    """Customers in database `name`, or None when it has no customers table."""
+    if not database_exists(name):
+        return None
+    conn = connect(name)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT to_regclass('customers_customer') IS NOT NULL")
+            if not cur.fetchone()[0]:
+                return None
+            cur.execute("SELECT count(*) FROM customers_customer")
+            return cur.fetchone()[0]
+    finally:
+        conn.close()
+
+
+def manage(db: str, *args: str, capture: bool = False) -> subprocess.CompletedProcess:
+    env = {**os.environ, "DATABASE_URL": db_url(db)}
+    return subprocess.run(
+        [PYTHON, str(ROOT / "manage.py"), *args],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        text=True,
+        stdout=subprocess.PIPE if capture else None,
+    )
+
+
+def has_command(db: str, command: str) -> bool:
+    env = {**os.environ, "DATABASE_URL": db_url(db)}
+    result = subprocess.run(
+        [PYTHON, str(ROOT / "manage.py"), "help", command],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+    )
+    return result.returncode == 0
+
+
+def timed(fn, *args, **kwargs) -> tuple[float, object]:
+    started = time.perf_counter()
+    value = fn(*args, **kwargs)
+    return time.perf_counter() - started, value
+
+
+def parse_steps(output: str) -> dict[str, float]:
+    """The per-step seconds that `seed_demo -v 2` prints."""
+    return {m[1].strip(): float(m[2]) for m in re.finditer(r"^  (.+?)\s+([\d.]+) s$", output, re.M)}
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    k = (len(ordered) - 1) * p
+    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def size_label(n: int) -> str:
+    if n % 1_000_000 == 0:
+        return f"{n // 1_000_000}m"
+    if n % 1000 == 0:
+        return f"{n // 1000}k"
+    return str(n)
+
+
+def load_average() -> str:
+    try:
+        return " ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "?"
