@@ -47,10 +47,13 @@ INSTALLED_APPS = [
     "django_htmx",
     "django_celery_beat",
     "axes",
+    "simple_history",
     "brokercrm.accounts",
     "customers",
     "segmentation",
     "servicelevels",
+    "dashboards",
+    "imports",
 ]
 
 MIDDLEWARE = [
@@ -62,6 +65,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "brokercrm.accounts.middleware.UserLanguageMiddleware",
+    "simple_history.middleware.HistoryRequestMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -198,3 +202,10 @@ CONTENT_SECURITY_POLICY = (
     "font-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; form-action 'self'; "
     "base-uri 'self'; object-src 'none'"
 )
+
+# Imports: an upload above IMPORT_MAX_UPLOAD_BYTES is refused before its body is read. Uploads
+# above FILE_UPLOAD_MAX_MEMORY_SIZE are streamed to a temporary file, not held in memory;
+# DATA_UPLOAD_MAX_MEMORY_SIZE bounds the other form fields (the column mapping of a wide file).
+IMPORT_MAX_UPLOAD_BYTES = env.int("IMPORT_MAX_UPLOAD_BYTES", default=50 * 1024 * 1024)
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024

@@ -10,6 +10,8 @@ urlpatterns = [
     path("customers/", include("customers.urls")),
     path("segmentation/", include("segmentation.urls")),
     path("service/", include("servicelevels.urls")),
+    path("dashboards/", include("dashboards.urls")),
+    path("imports/", include("imports.urls")),
     path("admin/", admin.site.urls),
     path("health/", views.health, name="health"),
 ]

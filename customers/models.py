@@ -17,6 +17,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
+from simple_history.signals import pre_create_historical_record
 
 from . import gdv
 from .querysets import ContractQuerySet, CustomerQuerySet
@@ -37,6 +39,8 @@ class Household(TimeStamped):
     """Customers living together; revenue and potential can be shown per household."""
 
     name = models.CharField(_("name"), max_length=200)
+
+    history = HistoricalRecords()
 
     class Meta:
         verbose_name = _("household")
@@ -183,8 +187,19 @@ class Customer(TimeStamped):
     classified_at = models.DateField(_("classified on"), null=True, blank=True, editable=False)
     # Optimistic locking: a save must name the version it was edited from.
     version = models.PositiveIntegerField(default=1, editable=False)
+    # Data protection (see customers/privacy.py): an erasure request (Art. 17 DSGVO) anonymises
+    # the personal data and restricts (Art. 18) what a retention duty keeps until
+    # `retention_until`; a restricted customer is locked from use (`Customer.objects.usable()`).
+    erased_at = models.DateTimeField(_("erased"), null=True, blank=True, editable=False)
+    restricted_at = models.DateField(_("restricted since"), null=True, blank=True, editable=False)
+    retention_until = models.DateField(_("retained until"), null=True, blank=True, editable=False)
 
     objects = CustomerQuerySet.as_manager()
+    # The segmentation columns are rewritten by the nightly job (set-based) and have their own
+    # history (segmentation.ClassChange), so they are not part of the audit trail.
+    history = HistoricalRecords(
+        excluded_fields=["revenue", "potential", "biggest_gap", "classified_at", "segment_since", "segment"]
+    )
 
     class Meta:
         verbose_name = _("customer")
@@ -214,6 +229,10 @@ class Customer(TimeStamped):
             return self.name
         return f"{self.name}, {self.first_name}"
 
+    @property
+    def is_restricted(self) -> bool:
+        return self.restricted_at is not None
+
     def age_on(self, day: dt.date) -> int | None:
         if self.birth_date is None:
             return None
@@ -235,6 +254,8 @@ class MarketingConsent(TimeStamped):
     source = models.CharField(_("source"), max_length=200, help_text=_("e.g. signed form, web form"))
     wording = models.TextField(_("wording"), blank=True, default="")
     withdrawn_on = models.DateField(_("withdrawn on"), null=True, blank=True)
+
+    history = HistoricalRecords()
 
     class Meta:
         verbose_name = _("marketing consent")
@@ -282,6 +303,7 @@ class Contract(TimeStamped):
     version = models.PositiveIntegerField(default=1, editable=False)
 
     objects = ContractQuerySet.as_manager()
+    history = HistoricalRecords()
 
     class Meta:
         verbose_name = _("contract")
@@ -374,6 +396,8 @@ class CommissionBooking(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
 
+    history = HistoricalRecords()
+
     class Meta:
         verbose_name = _("commission booking")
         verbose_name_plural = _("commission bookings")
@@ -425,3 +449,75 @@ class Activity(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.subject}"
+
+
+class PrivacyRequest(models.Model):
+    """A data subject's request under the DSGVO and how it was answered (accountability,
+    Art. 5(2)): an access request (Art. 15) answered with the export, or an erasure request
+    (Art. 17) with its reason, what was erased and until when the rest is retained.
+
+    The row outlives the customer: once the purge has deleted the retained data, only the
+    customer number remains here, as proof that the request was carried out."""
+
+    class Kind(models.TextChoices):
+        ACCESS = "access", _("access (Art. 15)")
+        ERASURE = "erasure", _("erasure (Art. 17)")
+
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    customer = models.ForeignKey(
+        Customer,
+        verbose_name=_("customer"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="privacy_requests",
+    )
+    customer_number = models.CharField(_("customer number"), max_length=20)
+    received_on = models.DateField(_("request received on"), validators=[validate_not_future])
+    reason = models.TextField(_("reason"), blank=True, default="")
+    summary = models.JSONField(_("summary"), default=dict, blank=True)
+    retention_until = models.DateField(_("retained until"), null=True, blank=True)
+    completed_at = models.DateTimeField(_("carried out"), default=timezone.now)
+    completed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    purged_at = models.DateTimeField(_("retained data deleted"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("data protection request")
+        verbose_name_plural = _("data protection requests")
+        ordering = ["-completed_at", "-id"]
+        indexes = [models.Index(fields=["-completed_at", "-id"], name="privacyrequest_completed_idx")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind__in=["access", "erasure"]), name="privacyrequest_kind_valid"
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind="erasure") | ~Q(reason=""), name="privacyrequest_erasure_reason_required"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.customer_number} ({self.received_on:%d.%m.%Y})"
+
+
+def _audit_values_not_expressions(sender, instance, history_instance, **kwargs) -> None:
+    """A save that sets an expression (the admin's `version = F("version") + 1`) leaves the
+    expression on the instance; the audit row takes the value just written to the row instead."""
+    pending = [
+        f.attname
+        for f in getattr(sender, "tracked_fields", ())
+        if isinstance(getattr(history_instance, f.attname, None), models.expressions.BaseExpression)
+    ]
+    if pending:
+        instance.refresh_from_db(fields=pending)
+        for name in pending:
+            setattr(history_instance, name, getattr(instance, name))
+
+
+pre_create_historical_record.connect(_audit_values_not_expressions, dispatch_uid="customers_audit_values")

@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 CUSTOMER_PANELS = [
     ("segmentation:customer_panel", _("Classification")),
     ("servicelevels:customer_tasks", _("Care tasks")),
+    ("customers:history_panel", _("Change history")),
 ]
 
 

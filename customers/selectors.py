@@ -33,7 +33,8 @@ def customer_queryset() -> QuerySet[Customer]:
 
 
 def customer_filter(*, filters: Mapping[str, Any] | None, user: User | None = None) -> CustomerFilter:
-    return CustomerFilter(data=filters or None, queryset=customer_queryset())
+    # Customers restricted after an erasure request (Art. 18 DSGVO) are not listed.
+    return CustomerFilter(data=filters or None, queryset=customer_queryset().usable())
 
 
 def customer_list(*, filters: Mapping[str, Any] | None, user: User | None = None) -> QuerySet[Customer]:
@@ -47,7 +48,7 @@ def customer_list(*, filters: Mapping[str, Any] | None, user: User | None = None
 def customer_by_number(number: str) -> Customer | None:
     """The customer with this number, typed exactly or in lower case; the unique index is used."""
     number = number.strip()
-    return Customer.objects.filter(number__in={number, number.upper()}).first()
+    return Customer.objects.usable().filter(number__in={number, number.upper()}).first()
 
 
 def customer_detail_queryset() -> QuerySet[Customer]:
@@ -157,7 +158,8 @@ def contract_queryset(*, today: dt.date) -> QuerySet[Contract]:
 
 
 def contract_filter(*, filters: Mapping[str, Any] | None, today: dt.date) -> ContractFilter:
-    return ContractFilter(data=filters or None, queryset=contract_queryset(today=today), today=today)
+    queryset = contract_queryset(today=today).filter(customer__restricted_at__isnull=True)
+    return ContractFilter(data=filters or None, queryset=queryset, today=today)
 
 
 def contract_list(*, filters: Mapping[str, Any] | None, today: dt.date) -> QuerySet[Contract]:

@@ -4,7 +4,11 @@ and the contact log. Every function re-checks its rules, so a caller other than 
 
 Customers and contracts are saved with optimistic locking: the caller names the `version` it
 edited, the UPDATE matches only that version and raises `EditConflict` when someone else saved
-in the meantime, so nobody's changes are overwritten silently.
+in the meantime, so nobody's changes are overwritten silently. `QuerySet.update()` sends no
+signal, so those functions write the audit row (django-simple-history) themselves.
+
+A customer restricted after an erasure request (Art. 18 DSGVO, see `privacy.py`) is locked:
+every write for it is refused with `RESTRICTED`.
 """
 
 from __future__ import annotations
@@ -71,6 +75,10 @@ SELF_REFERRAL = _("A customer cannot refer themselves.")
 DUPLICATE_POLICY = _("This insurer already has a contract with this policy number.")
 END_BEFORE_START = _("The end lies before the start.")
 CONTRACT_OF_OTHER_CUSTOMER = _("This contract belongs to another customer.")
+RESTRICTED = _(
+    "This customer's data is restricted after an erasure request (Art. 18 DSGVO): it is only "
+    "kept until the retention period ends and may not be changed or used."
+)
 CONTRACT_HAS_BOOKINGS = _(
     "This contract has Courtage bookings, which are accounting records and must be kept. "
     "Cancel the contract instead (status “cancelled”)."
@@ -83,6 +91,26 @@ class EditConflict(Exception):
 
 def _pick(data: Mapping[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
     return {name: data[name] for name in fields if name in data}
+
+
+def ensure_usable(customer: Customer) -> None:
+    """Refuse any write for a customer restricted under Art. 18 DSGVO."""
+    if customer.restricted_at is not None:
+        raise ValidationError(RESTRICTED, code="restricted")
+
+
+def _attribute_to(instance, by: User | None) -> None:
+    """The user the audit row names (without one, the request's user from the middleware)."""
+    if by is not None:
+        instance._history_user = by
+
+
+def record_history(instance, *, by: User | None, when: dt.datetime, reason: str = "") -> None:
+    """The audit row for a change written with `QuerySet.update()` (which sends no signal).
+    `instance` must hold the values now in the row."""
+    type(instance).history.bulk_history_create(
+        [instance], update=True, default_user=by, default_date=when, default_change_reason=reason
+    )
 
 
 # --- customers -------------------------------------------------------------------------------
@@ -123,18 +151,24 @@ def _household(
     household_with: Customer | None,
     new_household: str,
     leave_household: bool,
+    by: User | None,
 ) -> Household | None:
     """The household a customer ends up in: a new one, the one of the customer they live with
     (created for both if that customer had none), none, or the current one."""
+    if household_with is not None:
+        ensure_usable(household_with)
     if new_household:
         return Household.objects.create(name=new_household.strip())
     if household_with is not None:
         if household_with.household_id:
             return household_with.household
         household = Household.objects.create(name=household_with.name)
+        now = timezone.now()
         Customer.objects.filter(pk=household_with.pk).update(
-            household=household, version=F("version") + 1, updated_at=timezone.now()
+            household=household, version=F("version") + 1, updated_at=now
         )
+        household_with.refresh_from_db()
+        record_history(household_with, by=by, when=now)
         return household
     return None if leave_household else current
 
@@ -152,8 +186,13 @@ def customer_create(
     customer = Customer(**_pick(data, CUSTOMER_FIELDS), number=number)
     _validate_customer(customer)
     customer.household = _household(
-        current=None, household_with=household_with, new_household=new_household, leave_household=False
+        current=None,
+        household_with=household_with,
+        new_household=new_household,
+        leave_household=False,
+        by=by,
     )
+    _attribute_to(customer, by)
     if number:
         customer.save()
         return customer
@@ -182,6 +221,7 @@ def customer_update(
     leave_household: bool = False,
 ) -> Customer:
     """Save the customer's master data if nobody saved it since `version` was read."""
+    ensure_usable(customer)
     if household_with is not None and household_with.pk == customer.pk:
         raise ValidationError({"household": _("Enter the number of another customer.")})
     fields = _pick(data, CUSTOMER_FIELDS)
@@ -194,9 +234,10 @@ def customer_update(
         household_with=household_with,
         new_household=new_household,
         leave_household=leave_household,
+        by=by,
     )
     now = timezone.now()
-    updated = Customer.objects.filter(pk=customer.pk, version=version).update(
+    updated = Customer.objects.filter(pk=customer.pk, version=version, restricted_at__isnull=True).update(
         **fields, version=F("version") + 1, updated_at=now
     )
     if not updated:
@@ -204,6 +245,7 @@ def customer_update(
     customer.household = fields["household"]
     customer.version = version + 1
     customer.updated_at = now
+    record_history(customer, by=by, when=now)
     return customer
 
 
@@ -221,6 +263,7 @@ def consent_grant(
     by: User | None,
 ) -> MarketingConsent:
     """Record consent for one channel; a new consent replaces a withdrawn or older one."""
+    ensure_usable(customer)
     consent = MarketingConsent.objects.filter(customer=customer, channel=channel).first() or MarketingConsent(
         customer=customer, channel=channel
     )
@@ -229,6 +272,7 @@ def consent_grant(
     consent.wording = wording
     consent.withdrawn_on = None
     consent.full_clean(validate_unique=False)
+    _attribute_to(consent, by)
     consent.save()
     return consent
 
@@ -237,11 +281,13 @@ def consent_grant(
 def consent_withdraw(
     *, consent: MarketingConsent, withdrawn_on: dt.date, by: User | None
 ) -> MarketingConsent:
+    ensure_usable(consent.customer)
     if withdrawn_on > timezone.localdate():
         raise ValidationError({"withdrawn_on": _("This date lies in the future.")})
     if withdrawn_on < consent.granted_on:
         raise ValidationError({"withdrawn_on": _("Consent cannot be withdrawn before it was granted.")})
     consent.withdrawn_on = withdrawn_on
+    _attribute_to(consent, by)
     consent.save(update_fields=["withdrawn_on", "updated_at"])
     return consent
 
@@ -279,8 +325,10 @@ def _duplicate_policy_from_db() -> ValidationError:
 
 @transaction.atomic
 def contract_create(*, customer: Customer, data: Mapping[str, Any], by: User | None) -> Contract:
+    ensure_usable(customer)
     contract = Contract(customer=customer, **_pick(data, CONTRACT_FIELDS))
     _validate_contract(contract)
+    _attribute_to(contract, by)
     try:
         with transaction.atomic():
             contract.save()
@@ -294,6 +342,7 @@ def contract_update(
     *, contract: Contract, data: Mapping[str, Any], version: int, by: User | None
 ) -> Contract:
     """Save the contract if nobody saved it since `version` was read."""
+    ensure_usable(contract.customer)
     fields = _pick(data, CONTRACT_FIELDS)
     for name, value in fields.items():
         setattr(contract, name, value)
@@ -310,14 +359,17 @@ def contract_update(
         raise EditConflict(CONTRACT_CONFLICT)
     contract.version = version + 1
     contract.updated_at = now
+    record_history(contract, by=by, when=now)
     return contract
 
 
 @transaction.atomic
 def contract_delete(*, contract: Contract, by: User | None) -> None:
     """Delete a contract without bookings; one with bookings is protected (see CommissionBooking)."""
+    ensure_usable(contract.customer)
     if contract.bookings.exists():
         raise ValidationError(CONTRACT_HAS_BOOKINGS, code="protected")
+    _attribute_to(contract, by)
     try:
         contract.delete()
     except ProtectedError as exc:  # a booking arrived in the meantime
@@ -349,6 +401,7 @@ def booking_errors(booking: CommissionBooking) -> dict[str, list]:
 @transaction.atomic
 def booking_create(*, customer: Customer, data: Mapping[str, Any], by: User | None) -> CommissionBooking:
     """Book Courtage on one of the customer's own contracts."""
+    ensure_usable(customer)
     booking = CommissionBooking(**_pick(data, BOOKING_FIELDS), created_by=by)
     errors = booking_errors(booking)
     if booking.contract_id is not None and booking.contract.customer_id != customer.pk:
@@ -356,6 +409,7 @@ def booking_create(*, customer: Customer, data: Mapping[str, Any], by: User | No
     if errors:
         raise ValidationError(errors)
     booking.full_clean()
+    _attribute_to(booking, by)
     booking.save()
     return booking
 
@@ -365,6 +419,7 @@ def booking_create(*, customer: Customer, data: Mapping[str, Any], by: User | No
 
 @transaction.atomic
 def activity_create(*, customer: Customer, data: Mapping[str, Any], by: User | None) -> Activity:
+    ensure_usable(customer)
     fields = _pick(data, ACTIVITY_FIELDS)
     if not fields.get("occurred_at"):
         fields["occurred_at"] = timezone.now()

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import views, views_privacy
 
 app_name = "customers"
 urlpatterns = [
@@ -18,4 +18,9 @@ urlpatterns = [
     path("contracts/export.csv", views.ContractExportView.as_view(), name="contract_export"),
     path("contracts/<int:pk>/edit/", views.ContractUpdateView.as_view(), name="contract_update"),
     path("contracts/<int:pk>/delete/", views.ContractDeleteView.as_view(), name="contract_delete"),
+    # Audit trail and data protection (DSGVO), see customers/privacy.py.
+    path("<int:pk>/history/", views_privacy.HistoryPanelView.as_view(), name="history_panel"),
+    path("<int:pk>/privacy/export/", views_privacy.DataExportView.as_view(), name="privacy_export"),
+    path("<int:pk>/privacy/erase/", views_privacy.ErasureRequestView.as_view(), name="privacy_erase"),
+    path("privacy/", views_privacy.PrivacyRegisterView.as_view(), name="privacy_register"),
 ]

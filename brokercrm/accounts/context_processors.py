@@ -8,7 +8,7 @@ NAVIGATION = [
     (_("Customers"), "customers:list", "customers.view_customer"),
     (_("Contracts"), "customers:contract_list", "customers.view_contract"),
     (_("My tasks"), "servicelevels:my_tasks", "servicelevels.view_caretask"),
-    (_("Dashboard"), "segmentation:dashboard", OWNER_PERMISSION),
+    (_("Dashboard"), "dashboards:index", OWNER_PERMISSION),
     (_("Segmentation"), "segmentation:policy", OWNER_PERMISSION),
     (_("Service levels"), "servicelevels:catalogue", OWNER_PERMISSION),
     (_("Import"), "imports:start", OWNER_PERMISSION),

@@ -1,0 +1,431 @@
+"""Set-based planning of care tasks: one INSERT ... SELECT per recurrence kind and chunk.
+
+Each statement plans, for a chunk of customers, the next occurrence of every active activity of
+the customer's class — unless that series (customer, activity, scope_key) already has an open
+task (those are skipped early, through a temporary table of the chunk's open tasks). Two partial
+unique keys of `CareTask` guarantee it, so a repeated run is a no-op (ON CONFLICT DO NOTHING /
+INSERT OR IGNORE): one task per (series, occurrence), cancelled tasks aside, and one open task per
+series. Every joined table is restricted to the chunk's customers explicitly (PostgreSQL
+does not carry a range condition across a join), so a chunk reads only its own rows and a run
+scales linearly with the book. The SQL is written for
+PostgreSQL (production) and SQLite (the embedded default); both dialects differ only in the date
+helpers of `_Dialect`.
+
+Due dates, per recurrence kind (`as_of` = the run date):
+
+- on entering the class: the class entry date (`Customer.segment_since`) + `days_after`; planned
+  only for customers that entered within ENTRY_WINDOW_DAYS before the run, so a first run over an
+  old book does not flood the worklists with welcome work for long-standing customers.
+- every N months: steps of N months from the class entry date (the run date when unknown), on the
+  entry's day of month (days 29–31 run on the 28th, which every month has); the task is the first
+  step after the entry that falls on or after the run date.
+- yearly on the birthday: the next birthday on or after the run date (29.02. → 28.02. in common
+  years, as `Contract.next_main_due` does).
+- N weeks before each Hauptfälligkeit: for every active contract (not ended), the next
+  Hauptfälligkeit at least N weeks after the run date; due N weeks before it.
+- once per coverage gap: each Sparte with a `segmentation.PotentialComponent` of kind "gap"
+  (summed per Sparte, at least `min_gap_value`, the biggest gap only if so set), once per stint in
+  the class; due `days_after` after the run that first sees it.
+
+Open tasks are cancelled ("cancelled by reclassification") when the customer's class no longer
+has the activity (class change, customer no longer active, activity deactivated), when the
+contract of a Hauptfälligkeit task is no longer active, or when the gap of a gap task no longer
+qualifies. Consent is applied when planning and re-checked for open tasks on every run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from django.apps import apps
+from django.db import connection
+
+from customers import gdv
+from customers.models import Contract, Customer, MarketingConsent
+
+from .models import CareActivity, CareTask, Recurrence, ServiceLevel
+
+ENTRY_WINDOW_DAYS = 90
+WORK_MEM = "64MB"
+# Temporary tables of one chunk.
+GAP_SUMS = "care_plan_gap_sums"
+GAPS = "care_plan_gaps"
+OPEN_TASKS = "care_plan_open_tasks"
+# Occurrence of gap work for customers without a known class entry date: once, ever.
+GAP_EPOCH = dt.date(2000, 1, 1)
+
+
+class _Dialect:
+    vendor = "postgresql"
+    insert = "INSERT INTO"
+    on_conflict = "ON CONFLICT DO NOTHING"
+
+    def year(self, d: str) -> str:
+        return f"CAST(EXTRACT(YEAR FROM {d}) AS integer)"
+
+    def month(self, d: str) -> str:
+        return f"CAST(EXTRACT(MONTH FROM {d}) AS integer)"
+
+    def day(self, d: str) -> str:
+        return f"CAST(EXTRACT(DAY FROM {d}) AS integer)"
+
+    def make_date(self, y: str, m: str, d: str) -> str:
+        return f"make_date({y}, {m}, {d})"
+
+    def add_days(self, d: str, n: str) -> str:
+        return f"({d} + CAST({n} AS integer))"
+
+    def greatest(self, a: str, b: str) -> str:
+        return f"GREATEST({a}, {b})"
+
+    def least(self, a: str, b: str) -> str:
+        return f"LEAST({a}, {b})"
+
+
+class _SQLiteDialect(_Dialect):
+    vendor = "sqlite"
+    insert = "INSERT OR IGNORE INTO"
+    on_conflict = ""
+
+    def year(self, d: str) -> str:
+        return f"CAST(strftime('%%Y', {d}) AS integer)"
+
+    def month(self, d: str) -> str:
+        return f"CAST(strftime('%%m', {d}) AS integer)"
+
+    def day(self, d: str) -> str:
+        return f"CAST(strftime('%%d', {d}) AS integer)"
+
+    def make_date(self, y: str, m: str, d: str) -> str:
+        return f"printf('%%04d-%%02d-%%02d', {y}, {m}, {d})"
+
+    def add_days(self, d: str, n: str) -> str:
+        return f"date({d}, printf('%%+d days', {n}))"
+
+    def greatest(self, a: str, b: str) -> str:
+        return f"max({a}, {b})"
+
+    def least(self, a: str, b: str) -> str:
+        return f"min({a}, {b})"
+
+
+def dialect() -> _Dialect:
+    if connection.vendor == "postgresql":
+        return _Dialect()
+    if connection.vendor == "sqlite":
+        return _SQLiteDialect()
+    raise NotImplementedError(f"care task planning supports PostgreSQL and SQLite, not {connection.vendor}")
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Customers of one step: an id range [lo, hi) or an explicit list of ids."""
+
+    lo: int = 0
+    hi: int = 0
+    ids: Sequence[int] | None = None
+
+    def sql(self, column: str) -> str:
+        if self.ids is not None:
+            # Integers only (validated by int()), so the literal list is safe.
+            return f"{column} IN ({', '.join(str(int(i)) for i in self.ids) or 'NULL'})"
+        return f"{column} >= {int(self.lo)} AND {column} < {int(self.hi)}"
+
+
+def _tables() -> dict[str, str]:
+    names = {
+        "customer": Customer._meta.db_table,
+        "contract": Contract._meta.db_table,
+        "consent": MarketingConsent._meta.db_table,
+        "level": ServiceLevel._meta.db_table,
+        "activity": CareActivity._meta.db_table,
+        "task": CareTask._meta.db_table,
+        "user": CareTask._meta.get_field("assignee").related_model._meta.db_table,
+        "potential": "",
+    }
+    component = gap_model()
+    if component is not None:
+        names["potential"] = component._meta.db_table
+    return names
+
+
+def gap_model():
+    """segmentation.PotentialComponent, or None while that app does not provide it."""
+    try:
+        return apps.get_model("segmentation", "PotentialComponent")
+    except LookupError:
+        return None
+
+
+_ACTIVE_CONTRACT = "(" + ", ".join(f"'{s}'" for s in gdv.ACTIVE_CONTRACT_STATUSES) + ")"
+
+
+class Planner:
+    """Builds and runs the statements of one planning run for one chunk at a time."""
+
+    def __init__(self, *, as_of: dt.date, owner_id: int | None, now: dt.datetime):
+        self.d = dialect()
+        self.t = _tables()
+        self.params = {
+            "as_of": as_of,
+            "owner_id": owner_id,
+            "now": now,
+            "bi": as_of.year * 12 + as_of.month - 1,
+            "as_day": as_of.day,
+            "as_year": as_of.year,
+            "as_md": as_of.month * 100 + as_of.day,
+            "epoch": GAP_EPOCH,
+            "entry_from": as_of - dt.timedelta(days=ENTRY_WINDOW_DAYS),
+        }
+
+    # -- running --------------------------------------------------------------------------
+
+    def _execute(self, sql: str) -> int:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, self.params)
+            return max(cursor.rowcount, 0)
+
+    def run_chunk(self, chunk: Chunk) -> tuple[int, int, int]:
+        """Cancel, re-check consent and plan one chunk: (cancelled, created, channel changes).
+
+        Small temporary tables with fresh statistics carry the chunk's qualifying
+        gap work and a snapshot of its open tasks with what must happen to each, so the open
+        tasks are read once and no plan depends on the statistics of the big tables that the
+        reclassification or this run itself just rewrote. (With stale statistics, e.g. an
+        "empty" component or task table, PostgreSQL chose nested loops over unindexed inner
+        sides that took minutes.) A temporary table rolls back with its chunk's transaction."""
+        if self.d.vendor == "postgresql":
+            # Hash joins and aggregates of a 20,000-customer chunk stay in memory (this transaction only).
+            self._execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
+        self._temporary(self.gap_statements(chunk))
+        self._temporary(self.open_task_statements(chunk))
+        cancelled = sum(self._execute(sql) for sql in self.cancel_statements(chunk))
+        changed = sum(self._execute(sql) for sql in self.consent_statements(chunk))
+        created = sum(self._execute(sql) for sql in self.insert_statements(chunk))
+        for table in (GAP_SUMS, GAPS, OPEN_TASKS):
+            self._execute(f"DROP TABLE IF EXISTS {table}")
+        return cancelled, created, changed
+
+    def _temporary(self, statements: list[str]) -> None:
+        for sql in statements:
+            self._execute(sql)
+
+    def _create_temporary(self, name: str, select: str, key: str) -> list[str]:
+        statements = [f"DROP TABLE IF EXISTS {name}", f"CREATE TEMPORARY TABLE {name} AS {select}"]
+        if self.d.vendor == "postgresql":
+            # Fresh statistics: PostgreSQL hashes the table, no index needed.
+            statements.append(f"ANALYZE {name}")
+        else:
+            # SQLite joins by nested loops: give them an index.
+            statements.append(f"CREATE INDEX {name}_key ON {name} ({key})")
+        return statements
+
+    def gap_statements(self, chunk: Chunk) -> list[str]:
+        """The chunk's gap work: per gap activity of the customer's class, the gaps (summed per
+        customer and Sparte: two cars, one Kfz gap) that qualify for it."""
+        t = self.t
+        if t["potential"]:
+            sums = f"""SELECT pc.customer_id AS customer_id, pc.line_of_business_id AS lob_id, SUM(pc.value) AS value
+            FROM {t["potential"]} pc
+            WHERE pc.kind = 'gap' AND pc.line_of_business_id IS NOT NULL AND {chunk.sql("pc.customer_id")}
+            GROUP BY pc.customer_id, pc.line_of_business_id"""
+        else:
+            sums = (
+                "SELECT CAST(NULL AS bigint) AS customer_id, CAST(NULL AS bigint) AS lob_id, "
+                "CAST(NULL AS numeric) AS value WHERE 1 = 0"
+            )
+        work = f"""SELECT c.id AS customer_id, a.id AS activity_id, g.lob_id AS lob_id
+            FROM {GAP_SUMS} g
+            JOIN {t["customer"]} c ON c.id = g.customer_id AND {chunk.sql("c.id")}
+            JOIN {t["level"]} sl ON sl.segment = c.segment
+            JOIN {t["activity"]} a ON a.service_level_id = sl.id
+            WHERE c.status = 'active' AND a.active AND a.recurrence = '{Recurrence.PER_GAP}'
+              AND g.value >= a.min_gap_value AND (NOT a.biggest_gap_only OR g.lob_id = c.biggest_gap_id)"""
+        return [
+            *self._create_temporary(GAP_SUMS, sums, "customer_id"),
+            *self._create_temporary(GAPS, work, "customer_id, activity_id, lob_id"),
+        ]
+
+    def open_task_statements(self, chunk: Chunk) -> list[str]:
+        """The chunk's open tasks, each with its verdict:
+
+        - cancel: the customer's class no longer has the activity (class change, customer no
+          longer active, activity switched off), the contract of a Hauptfälligkeit task is no
+          longer active, or the gap of a gap task no longer qualifies;
+        - to_letter: a marketing call or e-mail whose consent is gone;
+        - back: a letter that replaced a call or e-mail whose consent is there again."""
+        t = self.t
+        consent = "AND {alias}.withdrawn_on IS NULL AND {alias}.granted_on <= %(as_of)s"
+        return self._create_temporary(
+            OPEN_TASKS,
+            f"""SELECT o.id AS id, o.customer_id AS customer_id, o.activity_id AS activity_id,
+                o.scope_key AS scope_key,
+                CASE WHEN c.status <> 'active' OR c.segment <> sl.segment OR NOT a.active
+                          OR (o.contract_id IS NOT NULL AND k.id IS NULL)
+                          OR (o.line_of_business_id IS NOT NULL AND g.customer_id IS NULL)
+                     THEN 1 ELSE 0 END AS cancel,
+                CASE WHEN o.channel IN ('phone', 'email') AND a.marketing AND mc.id IS NULL
+                     THEN 1 ELSE 0 END AS to_letter,
+                CASE WHEN o.fallback_from <> '' AND mf.id IS NOT NULL THEN 1 ELSE 0 END AS back
+            FROM {t["task"]} o
+            JOIN {t["customer"]} c ON c.id = o.customer_id AND {chunk.sql("c.id")}
+            JOIN {t["activity"]} a ON a.id = o.activity_id
+            JOIN {t["level"]} sl ON sl.id = a.service_level_id
+            LEFT JOIN {t["contract"]} k ON k.id = o.contract_id AND {chunk.sql("k.customer_id")}
+                AND k.status IN {_ACTIVE_CONTRACT} AND (k.end_date IS NULL OR k.end_date > %(as_of)s)
+            LEFT JOIN {GAPS} g ON g.customer_id = o.customer_id AND g.activity_id = o.activity_id
+                AND g.lob_id = o.line_of_business_id
+            LEFT JOIN {t["consent"]} mc ON mc.customer_id = o.customer_id AND mc.channel = o.channel
+                AND {chunk.sql("mc.customer_id")} {consent.format(alias="mc")}
+            LEFT JOIN {t["consent"]} mf ON mf.customer_id = o.customer_id AND mf.channel = o.fallback_from
+                AND {chunk.sql("mf.customer_id")} {consent.format(alias="mf")}
+            WHERE o.status = 'open' AND {chunk.sql("o.customer_id")}""",
+            "customer_id, activity_id, scope_key",
+        )
+
+    # -- cancelling and consent -----------------------------------------------------------
+
+    def cancel_statements(self, chunk: Chunk) -> list[str]:
+        return [
+            f"""UPDATE {self.t["task"]} SET status = 'cancelled', closed_at = %(now)s
+            WHERE id IN (SELECT id FROM {OPEN_TASKS} WHERE cancel = 1)"""
+        ]
+
+    def consent_statements(self, chunk: Chunk) -> list[str]:
+        """Open tasks follow the consent of today: withdrawn → letter; granted again → back."""
+        task = self.t["task"]
+        return [
+            f"""UPDATE {task} SET fallback_from = channel, channel = 'letter'
+            WHERE id IN (SELECT id FROM {OPEN_TASKS} WHERE to_letter = 1 AND cancel = 0)""",
+            f"""UPDATE {task} SET channel = fallback_from, fallback_from = ''
+            WHERE id IN (SELECT id FROM {OPEN_TASKS} WHERE back = 1 AND cancel = 0)""",
+        ]
+
+    # -- planning -------------------------------------------------------------------------
+
+    def insert_statements(self, chunk: Chunk) -> list[str]:
+        cores = [
+            self._on_entry(chunk),
+            self._every_n_months(chunk),
+            self._birthday(chunk),
+            self._before_main_due(chunk),
+            self._per_gap(chunk),
+        ]
+        return [self._insert(core, chunk) for core in cores]
+
+    def _insert(self, core: str, chunk: Chunk) -> str:
+        # A series that has an open task, and an occurrence already planned, are skipped by the
+        # two partial unique keys (ON CONFLICT DO NOTHING), not by a NOT EXISTS: the executor
+        # probes the unique indexes row by row, whereas an anti join would be planned from the
+        # task table's statistics, which are stale while the run itself fills the table.
+        t, d = self.t, self.d
+        no_consent = "p.marketing AND p.channel IN ('phone', 'email') AND mc.id IS NULL"
+        return f"""{d.insert} {t["task"]} (
+            customer_id, activity_id, contract_id, line_of_business_id, scope_key, occurrence,
+            due_date, assignee_id, channel, fallback_from, status, outcome, planned_on, closed_at,
+            closed_by_id, logged_activity_id, created_at)
+        SELECT p.customer_id, p.activity_id, p.contract_id, p.lob_id, p.scope_key, p.occurrence,
+            p.due_date,
+            CASE WHEN p.performer = 'owner' THEN %(owner_id)s ELSE COALESCE(adv.id, %(owner_id)s) END,
+            CASE WHEN {no_consent} THEN 'letter' ELSE p.channel END,
+            CASE WHEN {no_consent} THEN p.channel ELSE '' END,
+            'open', '', %(as_of)s, NULL, NULL, NULL, %(now)s
+        FROM ({core}) p
+        LEFT JOIN {t["user"]} adv ON adv.id = p.advisor_id AND adv.is_active
+        LEFT JOIN {t["consent"]} mc ON mc.customer_id = p.customer_id AND mc.channel = p.channel
+            AND {chunk.sql("mc.customer_id")} AND mc.withdrawn_on IS NULL AND mc.granted_on <= %(as_of)s
+        {d.on_conflict}"""
+
+    def _base(self, kind: str, chunk: Chunk, joins: str = "", scope: str = "0") -> str:
+        t = self.t
+        return f"""FROM {t["customer"]} c
+            JOIN {t["level"]} sl ON sl.segment = c.segment
+            JOIN {t["activity"]} a ON a.service_level_id = sl.id
+            {joins}
+            WHERE c.status = 'active' AND a.active AND a.recurrence = '{kind}' AND {chunk.sql("c.id")}
+              AND NOT EXISTS (SELECT 1 FROM {OPEN_TASKS} os
+                  WHERE os.customer_id = c.id AND os.activity_id = a.id AND os.scope_key = {scope}
+                    AND os.cancel = 0)"""
+
+    _CARRY = (
+        "a.performer AS performer, a.channel AS channel, a.marketing AS marketing, c.advisor_id AS advisor_id"
+    )
+    _CARRIED = "s.performer, s.channel, s.marketing, s.advisor_id"
+
+    def _leap(self, y: str) -> str:
+        return f"(({y} %% 4 = 0 AND {y} %% 100 <> 0) OR {y} %% 400 = 0)"
+
+    def _on_entry(self, chunk: Chunk) -> str:
+        d = self.d
+        return f"""SELECT c.id AS customer_id, a.id AS activity_id, CAST(NULL AS bigint) AS contract_id,
+            CAST(NULL AS bigint) AS lob_id, 0 AS scope_key, c.segment_since AS occurrence,
+            {d.add_days("c.segment_since", "a.days_after")} AS due_date, {self._CARRY}
+        {self._base(Recurrence.ON_ENTRY, chunk)}
+          AND c.segment_since IS NOT NULL AND c.segment_since >= %(entry_from)s"""
+
+    def _every_n_months(self, chunk: Chunk) -> str:
+        d = self.d
+        anchor = "COALESCE(c.segment_since, %(as_of)s)"
+        inner = f"""SELECT c.id AS customer_id, a.id AS activity_id, a.interval_months AS n,
+            {d.year(anchor)} * 12 + {d.month(anchor)} - 1 AS ai,
+            {d.least(d.day(anchor), "28")} AS dd, {self._CARRY}
+        {self._base(Recurrence.EVERY_N_MONTHS, chunk)}"""
+        # k0 = the first step whose month is not before the run's month; one more when that
+        # step falls in the run's month but before the run's day; at least one step.
+        k0 = f"(({d.greatest('%(bi)s - s.ai', '0')} + s.n - 1) / s.n)"
+        k = f"({k0} + CASE WHEN s.ai + {k0} * s.n = %(bi)s AND s.dd < %(as_day)s THEN 1 ELSE 0 END)"
+        steps = f"""SELECT s.customer_id, s.activity_id, s.dd,
+            s.ai + s.n * {d.greatest("1", k)} AS mi, {self._CARRIED}
+        FROM ({inner}) s"""
+        due = d.make_date("m.mi / 12", "m.mi %% 12 + 1", "m.dd")
+        return f"""SELECT m.customer_id, m.activity_id, CAST(NULL AS bigint) AS contract_id,
+            CAST(NULL AS bigint) AS lob_id, 0 AS scope_key, {due} AS occurrence, {due} AS due_date,
+            m.performer, m.channel, m.marketing, m.advisor_id
+        FROM ({steps}) m"""
+
+    def _anniversary(self, y: str, m: str, day: str) -> str:
+        """The date (y, m, day) with 29.02. moved to 28.02. in common years."""
+        clamped = f"CASE WHEN {m} = 2 AND {day} = 29 AND NOT {self._leap(y)} THEN 28 ELSE {day} END"
+        return self.d.make_date(y, m, clamped)
+
+    def _birthday(self, chunk: Chunk) -> str:
+        d = self.d
+        inner = f"""SELECT c.id AS customer_id, a.id AS activity_id,
+            {d.month("c.birth_date")} AS bm, {d.day("c.birth_date")} AS bd, {self._CARRY}
+        {self._base(Recurrence.BIRTHDAY, chunk)} AND c.birth_date IS NOT NULL"""
+        years = f"""SELECT s.*, %(as_year)s + CASE WHEN s.bm * 100 + s.bd >= %(as_md)s THEN 0 ELSE 1 END AS y
+        FROM ({inner}) s"""
+        due = self._anniversary("b.y", "b.bm", "b.bd")
+        return f"""SELECT b.customer_id, b.activity_id, CAST(NULL AS bigint) AS contract_id,
+            CAST(NULL AS bigint) AS lob_id, 0 AS scope_key, {due} AS occurrence, {due} AS due_date,
+            b.performer, b.channel, b.marketing, b.advisor_id
+        FROM ({years}) b"""
+
+    def _before_main_due(self, chunk: Chunk) -> str:
+        d, t = self.d, self.t
+        joins = f"""JOIN {t["contract"]} k ON k.customer_id = c.id AND {chunk.sql("k.customer_id")}
+            AND k.status IN {_ACTIVE_CONTRACT}
+            AND (k.end_date IS NULL OR k.end_date > %(as_of)s)"""
+        # The Hauptfälligkeit must lie on or after the threshold: the run date + N weeks.
+        inner = f"""SELECT c.id AS customer_id, a.id AS activity_id, k.id AS contract_id,
+            a.weeks_before * 7 AS wd, {d.month("k.main_due_date")} AS hm, {d.day("k.main_due_date")} AS hd,
+            {d.add_days("%(as_of)s", "a.weeks_before * 7")} AS th, {self._CARRY}
+        {self._base(Recurrence.BEFORE_MAIN_DUE, chunk, joins, scope="k.id")}"""
+        years = f"""SELECT s.*, {d.year("s.th")} + CASE WHEN s.hm * 100 + s.hd
+                >= {d.month("s.th")} * 100 + {d.day("s.th")} THEN 0 ELSE 1 END AS y
+        FROM ({inner}) s"""
+        dues = f"""SELECT h.*, {self._anniversary("h.y", "h.hm", "h.hd")} AS hf FROM ({years}) h"""
+        return f"""SELECT f.customer_id, f.activity_id, f.contract_id, CAST(NULL AS bigint) AS lob_id,
+            f.contract_id AS scope_key, f.hf AS occurrence, {d.add_days("f.hf", "-f.wd")} AS due_date,
+            f.performer, f.channel, f.marketing, f.advisor_id
+        FROM ({dues}) f"""
+
+    def _per_gap(self, chunk: Chunk) -> str:
+        d = self.d
+        joins = f"JOIN {GAPS} g ON g.customer_id = c.id AND g.activity_id = a.id"
+        return f"""SELECT c.id AS customer_id, a.id AS activity_id, CAST(NULL AS bigint) AS contract_id,
+            g.lob_id AS lob_id, g.lob_id AS scope_key, COALESCE(c.segment_since, %(epoch)s) AS occurrence,
+            {d.add_days("%(as_of)s", "a.days_after")} AS due_date, {self._CARRY}
+        {self._base(Recurrence.PER_GAP, chunk, joins, scope="g.lob_id")}"""
