@@ -36,8 +36,9 @@ vendor: $(VENDOR)/.stamp  ## fetch Bootstrap 5, htmx 2 and Chart.js from the npm
 migrate: install
 	$(BIN)/python manage.py migrate --noinput
 
-demo: migrate  ## load the demo book when the database holds no customers
+demo: migrate  ## load the demo book when the database holds no customers, classify it, plan its care
 	$(BIN)/python manage.py seed_demo --customers $(DEMO_CUSTOMERS) --if-empty
+	$(BIN)/python manage.py reclassify
 
 serve:
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)

@@ -246,6 +246,9 @@ def class_override_set(
         reason=override.reason,
         day=today,
     )
+    from brokercrm.jobs import after_class_change
+
+    after_class_change(customer_ids=[customer.pk], day=today)
     return override
 
 
@@ -268,6 +271,9 @@ def class_override_end(*, override: ClassOverride, by: User | None, today: dt.da
         reason="",
         day=today,
     )
+    from brokercrm.jobs import after_class_change
+
+    after_class_change(customer_ids=[customer.pk], day=today)
 
 
 # --- the reclassification job ------------------------------------------------------------------
@@ -657,10 +663,14 @@ def reclassification_run(
     run = reclassification_start(as_of=as_of, chunk_size=chunk_size, by=by, trigger=trigger)
     try:
         _process(run, progress)
-        return reclassification_finish(run_id=run.pk)
+        run = reclassification_finish(run_id=run.pk)
     except Exception as exc:
         reclassification_fail(run_id=run.pk, error=f"{type(exc).__name__}: {exc}")
         raise
+    from brokercrm.jobs import after_reclassification
+
+    after_reclassification(run_id=run.pk)
+    return run
 
 
 def runs_in_process() -> bool:

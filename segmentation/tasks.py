@@ -71,6 +71,14 @@ def reclassify_finish(run_id: int) -> None:
     _failing(run_id, services.reclassification_finish, run_id=run_id)
 
 
+@shared_task(soft_time_limit=STEP_SOFT_LIMIT, time_limit=STEP_HARD_LIMIT)
+def reclassify_followup(run_id: int) -> None:
+    """Care planning and the dashboard snapshot for the finished run (brokercrm.jobs)."""
+    from brokercrm.jobs import after_reclassification
+
+    after_reclassification(run_id=run_id)
+
+
 def workflow(run_id: int) -> Signature:
     """The run's pending work as a canvas: revenue → [chord(phase-1 chunks) → thresholds →]
     chord(chunks) → finish. Steps already done are left out or return at once (a resumed run)."""
@@ -89,4 +97,5 @@ def workflow(run_id: int) -> Signature:
         if pending.get(phase):
             steps.append(group(reclassify_chunk.si(run_id, chunk_id) for chunk_id in pending[phase]))
     steps.append(reclassify_finish.si(run_id))
+    steps.append(reclassify_followup.si(run_id))
     return chain(*steps)

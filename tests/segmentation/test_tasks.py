@@ -50,7 +50,7 @@ def test_nightly_task_runs_in_process_without_a_broker():
     assert (run.status, run.as_of, run.trigger) == ("finished", timezone.localdate(), "schedule")
 
 
-def test_workflow_is_chunks_then_thresholds_then_chunks_then_finish():
+def test_workflow_is_chunks_then_thresholds_then_chunks_then_finish_then_followup():
     from segmentation import services
 
     set_policy(revenue_method=ThresholdMethod.QUANTILE, revenue_value=20)
@@ -70,6 +70,7 @@ def test_workflow_is_chunks_then_thresholds_then_chunks_then_finish():
         "segmentation.tasks.reclassify_thresholds",
         ("chunks", pending[2:]),
         "segmentation.tasks.reclassify_finish",
+        "segmentation.tasks.reclassify_followup",
     ]
 
 
@@ -141,3 +142,16 @@ def test_reclassify_command_with_progress_and_dry_run():
 def test_reclassify_command_refuses_a_bad_date():
     with pytest.raises(CommandError):
         call_command("reclassify", "--as-of", "31.02.2026")
+
+
+def test_a_finished_run_plans_care_and_takes_the_dashboard_snapshot():
+    from dashboards.models import RunSnapshot
+    from segmentation import services
+    from servicelevels.models import CareTask
+
+    build_book(12)
+
+    run = services.reclassification_run(as_of=dt.date(2026, 6, 30))
+
+    assert RunSnapshot.objects.filter(run=run).exists()
+    assert CareTask.objects.filter(customer__segment__in=["A", "B", "C", "O"]).exists()
