@@ -120,7 +120,8 @@ LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "Europe/Berlin"
 USE_I18N = True
 USE_TZ = True
-USE_THOUSAND_SEPARATOR = True
+# Off: ids and counts stay plain digits in URLs and attributes; see brokercrm/l10n.py.
+USE_THOUSAND_SEPARATOR = False
 FORMAT_MODULE_PATH = ["brokercrm.formats"]
 
 STATIC_URL = "/static/"

@@ -319,8 +319,6 @@ def erasure_plan(*, customer: Customer, on: dt.date) -> ErasurePlan:
     _add(target, Customer, 1)
     audit = Customer.history.filter(id=customer.pk).count()
     _add(target, Customer.history.model, audit)
-    if plan.deletes_customer:
-        _add(plan.deleted, Activity, customer.activities.count())
     if (
         customer.household_id
         and not Customer.objects.filter(household_id=customer.household_id).exclude(pk=customer.pk).exists()
@@ -330,17 +328,16 @@ def erasure_plan(*, customer: Customer, on: dt.date) -> ErasurePlan:
 
     for rel in customer_relations():
         model = rel.related_model
-        if model in (Contract, MarketingConsent) or (model is Activity and plan.deletes_customer):
-            continue
+        if model in (Contract, MarketingConsent, PrivacyRequest):
+            continue  # counted above; the requests are the proof and stay
         rows = model._default_manager.filter(**{rel.field.name: customer}).count()
         policy = erasure_policy(model)
-        if policy == KEEP:
-            if model is not PrivacyRequest:
-                _add(plan.deleted if plan.deletes_customer else plan.retained, model, rows)
-        elif isinstance(policy, dict):
-            _add(plan.anonymised, model, rows)
-        else:
+        if plan.deletes_customer or not (policy == KEEP or isinstance(policy, dict)):
             _add(plan.deleted, model, rows)
+        elif policy == KEEP:
+            _add(plan.retained, model, rows)
+        else:
+            _add(plan.anonymised, model, rows)
     return plan
 
 

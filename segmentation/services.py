@@ -728,11 +728,16 @@ def reclassification_queue(*, as_of: dt.date, by: User | None) -> Reclassificati
     from . import tasks
 
     def publish() -> None:
-        unreachable = _broker_unreachable(tasks.reclassify.app.conf.broker_url)
+        # The project's own app, not the task's `current_app` proxy: another app may have been
+        # made current (a test worker), and its connection pool may be closed.
+        from brokercrm.celery import app
+
+        unreachable = _broker_unreachable(app.conf.broker_url)
         if unreachable:
             raise QueueUnavailable(unreachable)
         try:
-            tasks.reclassify.apply_async(
+            app.send_task(
+                tasks.reclassify.name,
                 kwargs={
                     "as_of": as_of.isoformat(),
                     "user_id": by.pk if by else None,
@@ -740,7 +745,7 @@ def reclassification_queue(*, as_of: dt.date, by: User | None) -> Reclassificati
                 },
                 retry=False,
             )
-        except (OperationalError, RedisError, OSError) as exc:
+        except (OperationalError, RedisError, OSError, RuntimeError) as exc:
             raise QueueUnavailable(str(exc)) from exc
 
     transaction.on_commit(publish)

@@ -6,3 +6,8 @@ class AccountsConfig(AppConfig):
     name = "brokercrm.accounts"
     label = "accounts"
     verbose_name = _("Users and roles")
+
+    def ready(self) -> None:
+        from brokercrm import l10n
+
+        l10n.install()

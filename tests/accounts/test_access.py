@@ -63,3 +63,20 @@ def test_money_is_german():
     with translation.override("de"):
         assert money("1234.56") == "1.234,56\u00a0€"
         assert money("-22.5") == "-22,50\u00a0€"
+
+
+@pytest.mark.django_db
+def test_ids_stay_plain_digits_and_german_grouped_input_is_read(staff_client):
+    from django.template import Context, Template
+    from django.utils import translation
+
+    from customers.forms import ContractForm  # noqa: F401  (forms use Django's DecimalField)
+
+    with translation.override("de"):
+        rendered = Template("{{ n }}|{% load crm %}{{ m|money }}").render(Context({"n": 1621, "m": 1234.5}))
+        assert rendered == "1621|1.234,50\u00a0€"
+        from django import forms
+
+        field = forms.DecimalField(localize=True)
+        assert str(field.clean("1.234,56")) == "1234.56"
+        assert str(field.clean("12,5")) == "12.5"

@@ -584,13 +584,14 @@ def test_run_now_queues_the_task_on_commit_when_a_broker_is_configured(
 ):
     from unittest import mock
 
-    with celery_using(*seg_redis), mock.patch("segmentation.tasks.reclassify.apply_async") as queued:
+    with celery_using(*seg_redis) as app, mock.patch.object(app, "send_task") as queued:
         with django_capture_on_commit_callbacks(execute=False) as callbacks:
             assert services.reclassification_queue(as_of=TODAY, by=owner) is None
         assert not queued.called
         for callback in callbacks:
             callback()
     queued.assert_called_once()
+    assert queued.call_args.args[0] == "segmentation.tasks.reclassify"
     assert queued.call_args.kwargs["kwargs"]["as_of"] == TODAY.isoformat()
 
 
