@@ -157,7 +157,16 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = 60 * 60
 CELERY_TASK_SOFT_TIME_LIMIT = 55 * 60
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# A worker that loses Redis keeps trying to reconnect (None: forever; Celery's default of 100
+# attempts, 30 s apart at most, would stop the worker after about 50 minutes of outage).
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+# With acks_late, a message a worker took but never acknowledged (the worker was killed) goes
+# back to the queue after the visibility timeout. It must be longer than the longest task may
+# run (CELERY_TASK_TIME_LIMIT), or a running task would be handed to a second worker.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT + 5 * 60}
+# django-celery-beat's scheduler, but a job due while Redis is down is sent once it is back,
+# not skipped until its next time (see brokercrm/beat.py).
+CELERY_BEAT_SCHEDULER = "brokercrm.beat:CatchUpDatabaseScheduler"
 DJANGO_CELERY_BEAT_TZ_AWARE = True
 
 # Security: strict by default outside DEBUG; `check --deploy` is clean with production values.

@@ -4,13 +4,19 @@ PostgreSQL: the server drops the connection (restart, failover, an idle timeout)
 during requests. The requests go through Django's WSGI handler as a WSGI server calls it — with
 the request_started/request_finished signals that the test client switches off — so the
 persistent connection (CONN_MAX_AGE) and its health check (CONN_HEALTH_CHECKS) work as in
-production. The connection is killed with pg_terminate_backend from a second connection.
+production. The connection is killed with pg_terminate_backend from a second connection; and
+the server itself is restarted (pg_ctl restart) — a private cluster this test starts on a free
+port (initdb into a temporary directory), never the shared server.
 
 Redis: with the broker on a closed port the pages staff use keep working (the segmentation
-tests cover "run now" with Redis down).
+tests cover "run now" with Redis down; test_faults_redis.py takes a Redis of its own down and
+back with a real worker and beat).
 """
 
+import contextlib
+import os
 import socket
+import subprocess
 import time
 from urllib.parse import urlparse
 
@@ -23,6 +29,7 @@ from django.test import Client, RequestFactory
 from django.urls import reverse
 
 from customers.models import Customer
+from tests.conftest import require_service
 from tests.factories import CustomerFactory, StaffFactory
 
 DEAD_REDIS = "redis://127.0.0.1:6390/0"
@@ -256,3 +263,153 @@ def test_the_owners_pages_keep_serving_while_redis_is_down(redis_down, owner_cli
     statuses = {url: owner_client.get(url, follow=True).status_code for url in urls}
 
     assert set(statuses.values()) == {200}, statuses
+
+
+# --- PostgreSQL server restarted (a private cluster, never the shared server) -----------------
+
+
+def _pg_bin(name: str) -> str | None:
+    import glob
+
+    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), key=lambda p: int(p.split("/")[4]))
+    return found[-1] if found else None
+
+
+class PrivateCluster:
+    """A PostgreSQL cluster of this test's own: initdb into a temporary directory, pg_ctl on a
+    free port, run as the postgres OS user (the server refuses to run as root)."""
+
+    def __init__(self, workdir):
+        import pwd
+
+        self.dir = workdir
+        self.data = workdir / "data"
+        self.log = workdir / "server.log"
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.as_postgres = []
+        if os.geteuid() == 0:  # the server refuses to run as root: as the postgres OS user
+            user = pwd.getpwnam("postgres")
+            os.chown(workdir, user.pw_uid, user.pw_gid)
+            self.as_postgres = ["runuser", "-u", "postgres", "--"]
+
+    def _run(self, *command: str, timeout: int = 60) -> None:
+        done = subprocess.run([*self.as_postgres, *command], timeout=timeout, capture_output=True, text=True)
+        assert done.returncode == 0, f"{command[0]} failed: {done.stdout}{done.stderr}"
+
+    def init(self) -> None:
+        self._run(_pg_bin("initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres", "--no-sync",
+                  "-E", "UTF8", "--locale=C")  # fmt: skip
+
+    def pg_ctl(self, action: str, *extra: str) -> None:
+        options = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off"
+        self._run(_pg_bin("pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-o", options, "-w",
+                  *extra, action)  # fmt: skip
+
+    def restart(self) -> None:
+        self.pg_ctl("restart", "-m", "fast")  # fast: sessions are terminated, open transactions rolled back
+
+
+def _copy_database(source: dict, port: int, name: str) -> None:
+    """Schema and rows (those of the data migrations) of the test database into the cluster."""
+    env = {**os.environ, "PGPASSWORD": source.get("PASSWORD") or ""}
+    src = [
+        "-h",
+        source["HOST"] or "127.0.0.1",
+        "-p",
+        str(source["PORT"] or 5432),
+        "-U",
+        source["USER"] or "postgres",
+    ]
+    dst = ["-h", "127.0.0.1", "-p", str(port), "-U", "postgres"]
+    subprocess.run([_pg_bin("createdb"), *dst, name], check=True, timeout=60, env=env)
+    dump = subprocess.run([_pg_bin("pg_dump"), *src, "--no-owner", "--no-privileges", source["NAME"]],
+                          check=True, timeout=120, env=env, capture_output=True)  # fmt: skip
+    subprocess.run([_pg_bin("psql"), *dst, "-q", "-v", "ON_ERROR_STOP=1", name], input=dump.stdout,
+                   check=True, timeout=120, env=env, capture_output=True)  # fmt: skip
+
+
+@pytest.fixture
+def private_cluster(require_postgres):
+    """The default connection pointed at a private cluster holding a copy of the test database;
+    pointed back (and the cluster stopped) afterwards."""
+    import shutil as _shutil
+    import tempfile
+    from pathlib import Path
+
+    tools = [_pg_bin(name) for name in ("initdb", "pg_ctl", "pg_dump", "psql", "createdb")]
+    ok = all(tools) and _shutil.which("runuser") is not None
+    require_service(
+        "PostgreSQL binaries", ok, "initdb/pg_ctl/pg_dump under /usr/lib/postgresql/*/bin and runuser"
+    )
+    # Not under pytest's tmp_path: the postgres OS user must be able to reach the directory.
+    workdir = Path(tempfile.mkdtemp(prefix="brokercrm-pgcluster-"))
+    cluster = PrivateCluster(workdir)
+    cluster.init()
+    cluster.pg_ctl("start")
+    settings = connection.settings_dict
+    saved = {key: settings[key] for key in ("NAME", "HOST", "PORT", "USER", "PASSWORD")}
+    try:
+        _copy_database(settings, cluster.port, "fault")
+        connection.close()
+        settings.update(NAME="fault", HOST="127.0.0.1", PORT=str(cluster.port), USER="postgres", PASSWORD="")
+        yield cluster
+    finally:
+        connection.close()
+        settings.update(saved)
+        with contextlib.suppress(AssertionError):  # not running
+            cluster.pg_ctl("stop", "-m", "immediate")
+        _shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _served_by(port: int) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT inet_server_port()")
+        return cursor.fetchone()[0] == port
+
+
+@pytest.mark.postgres
+@committing_db
+def test_a_real_server_restart_between_requests_and_during_a_save_loses_nothing(private_cluster):
+    browser = Browser(StaffFactory(username="innendienst-restart"))
+    assert _served_by(private_cluster.port)  # the requests below really go to the private server
+    customer = CustomerFactory(city="Sangerhausen")
+    detail = reverse("customers:detail", args=[customer.pk])
+    assert browser.request("GET", detail)[0] == 200
+    pid = backend_pid()
+
+    private_cluster.restart()  # between two requests
+
+    status, body = browser.request("GET", detail)
+    assert status == 200 and customer.number.encode() in body
+    assert backend_pid() != pid
+
+    url = reverse("customers:update", args=[customer.pk])
+    form = {
+        "kind": "person", "salutation": "1", "first_name": customer.first_name, "name": customer.name,
+        "postal_code": "06108", "city": "Halle (Saale)", "country": "DE", "status": "active",
+        "cars": "0", "children": "0", "version": str(customer.version),
+    }  # fmt: skip
+    restarted: list[bool] = []
+
+    def restart_at_the_update(execute, sql, params, many, context):
+        if not restarted and sql.lstrip().upper().startswith('UPDATE "CUSTOMERS_CUSTOMER"'):
+            restarted.append(True)
+            private_cluster.restart()  # the server goes away in the middle of the save
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(restart_at_the_update):
+        status, _body = browser.request("POST", url, form)
+
+    assert restarted and status == 500
+    connection.close()
+    customer.refresh_from_db()  # nothing half-written: the update and its history row are gone
+    assert (customer.city, customer.version) == ("Sangerhausen", 1)
+    assert not Customer.history.filter(id=customer.pk, city="Halle (Saale)").exists()
+    # the next requests succeed, and the same form saves
+    assert browser.request("GET", reverse("customers:list"))[0] == 200
+    assert browser.request("POST", url, form)[0] == 302
+    customer.refresh_from_db()
+    assert (customer.city, customer.version) == ("Halle (Saale)", 2)
+    assert browser.request("GET", reverse("health"))[0] == 200
