@@ -26,3 +26,11 @@ def after_class_change(*, customer_ids: Iterable[int], day: dt.date) -> None:
     from servicelevels.services import care_tasks_plan_enqueue
 
     care_tasks_plan_enqueue(as_of=day, customer_ids=customer_ids)
+
+
+def after_consent_change(*, customer_id: int, channel: str, in_force: bool) -> None:
+    """After a marketing consent is withdrawn or granted: the customer's open care tasks on that
+    channel follow at once (a letter instead of a call or e-mail, and back)."""
+    from servicelevels.services import care_tasks_follow_consent
+
+    care_tasks_follow_consent(customer_id=customer_id, channel=channel, in_force=in_force)

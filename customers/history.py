@@ -1,7 +1,8 @@
 """The audit trail: who changed what and when, for the customer page.
 
 django-simple-history writes one row per save of a customer, household, contract, Courtage
-booking and marketing consent (the services write it themselves where they save with
+booking and marketing consent (and, in other apps, of the segmentation policy, rules and class
+overrides and of the service-level catalogue) (the services write it themselves where they save with
 `QuerySet.update()`, see `services.record_history`). This module reads it back as entries with
 field-by-field differences, in a fixed number of queries however long the history is: per
 audited table one query for the latest rows (each with the id of its predecessor) and one for
@@ -55,6 +56,23 @@ class HistoryEntry:
 
 
 Subject = Callable[[Any], str]
+Predecessor = Callable[[type[models.Model]], Subquery]
+
+
+@dataclass(frozen=True)
+class HistorySource:
+    """Audit rows to show, how each names its object, and what each is compared with.
+
+    By default a row is compared with the previous row of the same object. Versioned objects,
+    of which every edit creates a new row (the segmentation policy), pass ``predecessor``: a
+    subquery for the history_id of the row to compare a created ("+") row with, and
+    ``diff_created=True``. ``excluded_fields`` are left out of the comparison."""
+
+    queryset: QuerySet
+    subject: Subject
+    predecessor: Predecessor | None = None
+    diff_created: bool = False
+    excluded_fields: tuple[str, ...] = ()
 
 
 def _name(model: type[models.Model]) -> str:
@@ -113,10 +131,19 @@ def customer_history_sources(customer: Customer) -> list[tuple[QuerySet, Subject
         sources.append(
             (
                 history._default_manager.filter(**{rel.field.attname: customer.pk}),
-                lambda r, model=model: f"{_name(model)} #{r.id}",
+                _generic_subject(model),
             )
         )
     return sources
+
+
+def _generic_subject(model: type[models.Model]) -> Subject:
+    """How another app's audited table names its rows: the model's ``history_label(record)``
+    if it has one (e.g. segmentation.ClassOverride), else its name and id."""
+    label = getattr(model, "history_label", None)
+    if callable(label):
+        return label
+    return lambda r: f"{_name(model)} #{r.id}"
 
 
 def _predecessor(history_model: type[models.Model]) -> Subquery:
@@ -138,36 +165,45 @@ def customer_history(*, customer: Customer, limit: int = HISTORY_LIMIT) -> list[
 
 
 def history_entries(
-    sources: Iterable[tuple[QuerySet, Subject]], *, limit: int = HISTORY_LIMIT
+    sources: Iterable[HistorySource | tuple[QuerySet, Subject]], *, limit: int = HISTORY_LIMIT
 ) -> list[HistoryEntry]:
-    """The latest `limit` changes of the given audit rows (each a history queryset and how its
-    rows name their object), newest first, with what changed. Two queries per source and one
-    per table that changed foreign keys point to, however long the history.
+    """The latest `limit` changes of the given audit rows (each a `HistorySource`, or a history
+    queryset and how its rows name their object), newest first, with what changed. Two queries
+    per source and one per table that changed foreign keys point to, however long the history.
 
-    Other pages use it for their own audited objects, e.g. the segmentation policy:
-    ``history_entries([(SegmentationPolicy.history.all(), lambda r: f"v{r.version}")])`` rendered
-    with ``{% include "customers/partials/history_entries.html" %}``."""
-    rows: list[tuple[Any, Any, Subject]] = []
-    for queryset, subject in sources:
-        history = queryset.model
+    Other pages use it for their own audited objects (the segmentation policy and rules, the
+    service-level catalogue, see their selectors), rendered with
+    ``{% include "customers/partials/history_entries.html" %}``."""
+    rows: list[tuple[Any, Any, HistorySource]] = []
+    for source in sources:
+        if not isinstance(source, HistorySource):
+            source = HistorySource(*source)
+        history = source.queryset.model
         latest = list(
-            queryset.select_related("history_user")
-            .annotate(previous_id=_predecessor(history))
+            source.queryset.select_related("history_user")
+            .annotate(previous_id=(source.predecessor or _predecessor)(history))
             .order_by("-history_date", "-history_id")[:limit]
         )
-        wanted = [r.previous_id for r in latest if r.previous_id and r.history_type == "~"]
+        wanted = [r.previous_id for r in latest if r.previous_id and _compared(r, source)]
         previous = history._default_manager.in_bulk(wanted) if wanted else {}
-        rows.extend((r, previous.get(r.previous_id), subject) for r in latest)
+        rows.extend((r, previous.get(r.previous_id), source) for r in latest)
     rows.sort(key=lambda row: (row[0].history_date, row[0].history_id), reverse=True)
 
     diffs = []
-    for record, before, subject in rows:
+    for record, before, source in rows:
         changes = (
-            record.diff_against(before).changes if before is not None and record.history_type == "~" else []
+            record.diff_against(before, excluded_fields=source.excluded_fields).changes
+            if before is not None and _compared(record, source)
+            else []
         )
-        if record.history_type == "~" and not changes and not record.history_change_reason:
+        if (
+            record.history_type == "~"
+            and before is not None
+            and not changes
+            and not record.history_change_reason
+        ):
             continue  # saved without a change
-        diffs.append((record, changes, subject))
+        diffs.append((record, changes, source.subject))
         if len(diffs) == limit:
             break
 
@@ -186,6 +222,10 @@ def history_entries(
         )
         for record, changes, subject in diffs
     ]
+
+
+def _compared(record, source: HistorySource) -> bool:
+    return record.history_type == "~" or (source.diff_created and record.history_type == "+")
 
 
 def _foreign_key_labels(changes: Iterable[tuple[type[models.Model], Any]]) -> dict[tuple[type, Any], str]:

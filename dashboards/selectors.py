@@ -111,6 +111,15 @@ def _customer_list_url(segment: str, advisor_id: int | None) -> str:
     return f"{reverse('customers:list')}?{urlencode(params)}"
 
 
+def _listed(restricted: bool = False) -> QuerySet[Customer]:
+    """The customers a list of the dashboards may show: never those restricted after an erasure
+    request (Art. 18 DSGVO). ``restricted=True`` gives the others, only to count them (the
+    drill-down says how many of a cell's customers it leaves out). The aggregates (counts,
+    sums, the snapshot) include restricted customers: they are figures without personal data,
+    and a cell's count must agree with the class history and the Courtage ledger."""
+    return Customer.objects.restricted() if restricted else Customer.objects.usable()
+
+
 def _by_advisor(queryset: QuerySet, advisor_id: int | None, field_name: str = "advisor") -> QuerySet:
     return queryset.filter(**{field_name: advisor_id}) if advisor_id else queryset
 
@@ -284,7 +293,7 @@ def _display_name(row: dict[str, Any]) -> str:
 
 def scatter_points(*, filters: Filters, limit: int = SCATTER_LIMIT) -> list[dict[str, Any]]:
     rows = (
-        _by_advisor(Customer.objects.exclude(segment=""), filters.advisor_id)
+        _by_advisor(_listed().exclude(segment=""), filters.advisor_id)
         .order_by("id")
         .values("id", "number", "name", "first_name", "kind", "revenue", "potential", "segment")[:limit]
     )
@@ -714,10 +723,13 @@ def migration(*, filters: Filters, snapshot: RunSnapshot | None = None) -> Migra
     )
 
 
-def migration_customers(*, filters: Filters, old: str, new: str) -> QuerySet[Customer]:
-    """Exactly the customers counted in cell (old, new) of the migration matrix."""
+def migration_customers(
+    *, filters: Filters, old: str, new: str, restricted: bool = False
+) -> QuerySet[Customer]:
+    """Exactly the customers counted in cell (old, new) of the migration matrix, without the
+    restricted ones (with ``restricted=True``: only those, to count them)."""
     d1, d2 = filters.date_from, filters.date_to
-    qs = _by_advisor(Customer.objects.all(), filters.advisor_id)
+    qs = _by_advisor(_listed(restricted), filters.advisor_id)
     if old != new:
         qs = qs.filter(pk__in=_changes_between(d1, d2).values("customer_id"))
     else:
@@ -732,10 +744,11 @@ def migration_customers(*, filters: Filters, old: str, new: str) -> QuerySet[Cus
 
 
 def bin_customers(
-    *, snapshot: RunSnapshot, segment: str, x: int, y: int, filters: Filters
+    *, snapshot: RunSnapshot, segment: str, x: int, y: int, filters: Filters, restricted: bool = False
 ) -> QuerySet[Customer]:
-    """The customers of class ``segment`` in cell (x, y) of the density (current figures)."""
-    qs = _by_advisor(Customer.objects.filter(segment=segment), filters.advisor_id)
+    """The customers of class ``segment`` in cell (x, y) of the density (current figures),
+    without the restricted ones (with ``restricted=True``: only those, to count them)."""
+    qs = _by_advisor(_listed(restricted).filter(segment=segment), filters.advisor_id)
     for axis, index in (("revenue", x), ("potential", y)):
         low, high = snapshot.bin_range(axis, index)
         if index > 0:

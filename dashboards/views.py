@@ -94,7 +94,9 @@ class DrilldownView(OwnerRequiredMixin, View):
     form_class: type[DashboardFilterForm]
     title = ""
 
-    def customers(self, form, filters):
+    def customers(self, form, filters, restricted: bool = False):
+        """(the customers to list, description); with ``restricted``: the restricted customers
+        counted in the same figure, which the list leaves out (Art. 18 DSGVO)."""
         raise NotImplementedError
 
     def get(self, request):
@@ -110,7 +112,13 @@ class DrilldownView(OwnerRequiredMixin, View):
                 customer_csv(queryset), f"dashboard-customers-{timezone.localdate():%Y-%m-%d}.csv"
             )
         page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
-        context = {"form": form, "title": self.title, "description": description, "page": page}
+        context = {
+            "form": form,
+            "title": self.title,
+            "description": description,
+            "page": page,
+            "restricted": self.customers(form, filters, restricted=True)[0].count(),
+        }
         return TemplateResponse(
             request, "dashboards/drilldown.html", {**context, "table": customer_table(page)}
         )
@@ -120,7 +128,7 @@ class MigrationCustomersView(DrilldownView):
     form_class = MigrationCellForm
     title = _("Class migration")
 
-    def customers(self, form, filters):
+    def customers(self, form, filters, restricted: bool = False):
         old, new = form.cell()
         description = _("Class %(old)s on %(from)s, class %(new)s on %(to)s") % {
             "old": old or _("not classified"),
@@ -128,14 +136,15 @@ class MigrationCustomersView(DrilldownView):
             "from": filters.date_from.strftime("%d.%m.%Y"),
             "to": filters.date_to.strftime("%d.%m.%Y"),
         }
-        return selectors.migration_customers(filters=filters, old=old, new=new), description
+        customers = selectors.migration_customers(filters=filters, old=old, new=new, restricted=restricted)
+        return customers, description
 
 
 class BinCustomersView(DrilldownView):
     form_class = BinCellForm
     title = _("Revenue and potential")
 
-    def customers(self, form, filters):
+    def customers(self, form, filters, restricted: bool = False):
         data = form.cleaned_data
         snapshot = data["snapshot"]
         r_from, r_to = snapshot.bin_range("revenue", data["x"])
@@ -150,6 +159,11 @@ class BinCustomersView(DrilldownView):
             "p_to": p_to if data["y"] < snapshot.bins - 1 else "…",
         }
         queryset = selectors.bin_customers(
-            snapshot=snapshot, segment=data["segment"], x=data["x"], y=data["y"], filters=filters
+            snapshot=snapshot,
+            segment=data["segment"],
+            x=data["x"],
+            y=data["y"],
+            filters=filters,
+            restricted=restricted,
         )
         return queryset, description

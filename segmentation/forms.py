@@ -113,6 +113,18 @@ class RecommendationRuleForm(BootstrapFormMixin, forms.ModelForm):
         }
         error_messages = {"expected_commission": {"min_value": NOT_NEGATIVE}}
 
+    def _in_choice_order(self, name: str) -> list[str]:
+        """Stored in the order of the choices, whatever order they were sent in, so saving the
+        edit page again changes nothing."""
+        ticked = set(self.cleaned_data[name])
+        return [value for value, _label in self.fields[name].choices if value in ticked]
+
+    def clean_occupations(self) -> list[str]:
+        return self._in_choice_order("occupations")
+
+    def clean_marital_statuses(self) -> list[str]:
+        return self._in_choice_order("marital_statuses")
+
     def clean(self):
         data = super().clean()
         low, high = data.get("min_age"), data.get("max_age")

@@ -21,7 +21,9 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils import formats
 from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
 
 from customers.models import MONEY, Customer, LineOfBusiness
 
@@ -109,6 +111,10 @@ class SegmentationPolicy(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+
+    # Audit trail (customers.history): a version is created by `services.policy_publish`; the
+    # page compares each version with the one before it.
+    history = HistoricalRecords()
 
     class Meta:
         verbose_name = _("segmentation policy")
@@ -200,6 +206,7 @@ class RecommendationRule(models.Model):
     note = models.CharField(_("note"), max_length=300, blank=True, default="")
 
     objects = RecommendationRuleQuerySet.as_manager()
+    history = HistoricalRecords()
 
     class Meta:
         verbose_name = _("recommendation rule")
@@ -397,6 +404,10 @@ class ClassOverride(models.Model):
     )
 
     objects = ClassOverrideQuerySet.as_manager()
+    # Owner's overrides are audited (services write them through save()); the nightly job's
+    # set-based updates (computed class, ending expired overrides) write no audit rows: the
+    # class history (ClassChange) records those.
+    history = HistoricalRecords()
 
     class Meta:
         verbose_name = _("class override")
@@ -418,6 +429,12 @@ class ClassOverride(models.Model):
 
     def is_active_on(self, day: dt.date) -> bool:
         return self.ended_on is None and self.starts_on <= day <= self.expires_on
+
+    @staticmethod
+    def history_label(record) -> str:
+        """How the customer page's audit trail names a row (customers.history)."""
+        since = formats.date_format(record.starts_on, "SHORT_DATE_FORMAT")
+        return f"{ClassOverride._meta.verbose_name} {record.segment} ({since})"
 
 
 class RunStatus(models.TextChoices):

@@ -23,6 +23,7 @@ from .forms import (
     RecommendationRuleForm,
     ThirdPartyContractForm,
 )
+from .history import policy_history
 from .models import (
     ClassOverride,
     PotentialAdjustment,
@@ -180,7 +181,12 @@ def _preview(values: dict):
 
 
 def _policy_page(request, form: PolicyForm, preview):
-    context = {"form": form, "preview": preview, "versions": selectors.policy_versions()}
+    context = {
+        "form": form,
+        "preview": preview,
+        "versions": selectors.policy_versions(),
+        "history": policy_history(),
+    }
     return TemplateResponse(request, "segmentation/policy_edit.html", context)
 
 
@@ -270,7 +276,7 @@ class RuleFormMixin(OwnerRequiredMixin):
     success_url = reverse_lazy("segmentation:rule_list")
 
     def form_valid(self, form):
-        self.object = services.recommendation_rule_save(rule=form.save(commit=False))
+        self.object = services.recommendation_rule_save(rule=form.save(commit=False), by=self.request.user)
         messages.success(self.request, _("Rule saved. It counts from the next reclassification run."))
         return redirect(self.get_success_url())
 

@@ -27,6 +27,7 @@ from .forms import (
     TaskCloseForm,
     WorklistFilterForm,
 )
+from .history import catalogue_history
 from .models import CareActivity, CareTask, CostSettings, ServiceLevel
 
 VIEW_TASKS = "servicelevels.view_caretask"
@@ -136,7 +137,11 @@ class CatalogueView(OwnerRequiredMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         return super().get_context_data(
-            classes=selectors.cost_overview(), cost_settings=CostSettings.load(), minutes_errors={}, **kwargs
+            classes=selectors.cost_overview(),
+            cost_settings=CostSettings.load(),
+            minutes_errors={},
+            history=catalogue_history(),
+            **kwargs,
         )
 
 
@@ -163,6 +168,7 @@ class ActivityMinutesView(OwnerRequiredMixin, View):
                 "classes": selectors.cost_overview(),
                 "cost_settings": CostSettings.load(),
                 "minutes_errors": errors,
+                "history": catalogue_history(),
             }
             return TemplateResponse(request, "servicelevels/servicelevel_list.html", context)
         messages.success(request, _("Minutes saved."))
