@@ -5,6 +5,7 @@ book of a million customers.
 """
 
 import datetime as dt
+import functools
 import time
 
 import django_filters
@@ -32,20 +33,38 @@ class FilterForm(BootstrapFormMixin, forms.Form):
 
 class FastSelect(forms.Select):
     """A select whose options are rendered in Python: rendering the ~170 Sparten through
-    Django's per-option widget templates costs more than the rest of the list page."""
+    Django's per-option widget templates costs more than the rest of the list page. The
+    options of the unselected state are kept per language and choice list, since list pages
+    draw the same selects on every request."""
 
     def render(self, name, value, attrs=None, renderer=None):
         final_attrs = self.build_attrs(self.attrs, {**(attrs or {}), "name": name})
-        selected = set(self.format_value(value))
-        options = format_html_join(
-            "",
-            '<option value="{}"{}>{}</option>',
-            (
-                (str(v), mark_safe(" selected") if str(v) in selected else "", label)
-                for v, label in self.choices
-            ),
-        )
-        return format_html("<select{}>{}</select>", flatatt(final_attrs), options)
+        selected = frozenset(self.format_value(value))
+        choices = tuple((str(v), str(label)) for v, label in self.choices)
+        return format_html("<select{}>{}</select>", flatatt(final_attrs), _options_html(choices, selected))
+
+
+@functools.lru_cache(maxsize=256)
+def _options_html(choices: tuple[tuple[str, str], ...], selected: frozenset[str]) -> str:
+    """The <option>s of a select; the labels are already translated, so the cache key holds
+    the language too."""
+    return format_html_join(
+        "",
+        '<option value="{}"{}>{}</option>',
+        ((v, mark_safe(" selected") if v in selected else "", label) for v, label in choices),
+    )
+
+
+class FastTextInput(forms.TextInput):
+    """A text input rendered in Python, for the same reason as FastSelect: the list pages'
+    filter forms are drawn on every request."""
+
+    def render(self, name, value, attrs=None, renderer=None):
+        final_attrs = self.build_attrs(self.attrs, {**(attrs or {}), "type": self.input_type, "name": name})
+        value = self.format_value(value)
+        if value is not None:
+            final_attrs["value"] = value
+        return format_html("<input{}>", flatatt(final_attrs))
 
 
 LINE_CHOICES_SECONDS = 300
@@ -93,7 +112,7 @@ class CustomerFilter(ChoicesOnceMixin, django_filters.FilterSet):
     q = django_filters.CharFilter(
         label=_("Search"),
         method="filter_search",
-        widget=forms.TextInput(
+        widget=FastTextInput(
             attrs={
                 "type": "search",
                 "placeholder": _("name, customer no., PLZ or city"),
@@ -118,18 +137,26 @@ class CustomerFilter(ChoicesOnceMixin, django_filters.FilterSet):
         label=_("PLZ starts with"),
         field_name="postal_code",
         lookup_expr="startswith",
-        widget=forms.TextInput(attrs={"inputmode": "numeric", "placeholder": "06"}),
+        widget=FastTextInput(attrs={"inputmode": "numeric", "placeholder": "06"}),
     )
     household = django_filters.ModelChoiceFilter(
         label=_("Household no."),
         queryset=Household.objects.all(),
-        widget=forms.TextInput(attrs={"inputmode": "numeric"}),
+        widget=FastTextInput(attrs={"inputmode": "numeric"}),
     )
     min_revenue = django_filters.NumberFilter(
-        label=_("Revenue at least"), field_name="revenue", lookup_expr="gte", localize=True
+        label=_("Revenue at least"),
+        field_name="revenue",
+        lookup_expr="gte",
+        localize=True,
+        widget=FastTextInput(attrs={"inputmode": "decimal"}),
     )
     min_potential = django_filters.NumberFilter(
-        label=_("Potential at least"), field_name="potential", lookup_expr="gte", localize=True
+        label=_("Potential at least"),
+        field_name="potential",
+        lookup_expr="gte",
+        localize=True,
+        widget=FastTextInput(attrs={"inputmode": "decimal"}),
     )
 
     choice_sources = {"advisor": advisor_choices, "holding_line": line_choices, "biggest_gap": line_choices}
@@ -154,7 +181,7 @@ class CustomerFilter(ChoicesOnceMixin, django_filters.FilterSet):
 
 class ContractFilter(ChoicesOnceMixin, django_filters.FilterSet):
     policy = django_filters.CharFilter(
-        label=_("Policy number"), field_name="policy_number", lookup_expr="startswith"
+        label=_("Policy number"), field_name="policy_number", lookup_expr="startswith", widget=FastTextInput
     )
     line_of_business = django_filters.ChoiceFilter(
         label=_("Line of business"), field_name="line_of_business__code", widget=FastSelect
@@ -166,6 +193,7 @@ class ContractFilter(ChoicesOnceMixin, django_filters.FilterSet):
         method="filter_due_within",
         min_value=0,
         max_value=MAX_DUE_DAYS,
+        widget=FastTextInput(attrs={"type": "number", "min": 0, "max": MAX_DUE_DAYS}),
     )
 
     choice_sources = {"line_of_business": line_choices, "insurer": insurer_choices}

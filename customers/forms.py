@@ -16,7 +16,15 @@ from brokercrm.accounts.models import User
 from brokercrm.forms import BootstrapFormMixin, DateInput
 
 from . import selectors, services
-from .models import Activity, CommissionBooking, Contract, Customer, LineOfBusiness, MarketingConsent
+from .models import (
+    Activity,
+    CommissionBooking,
+    Contract,
+    Customer,
+    LineOfBusiness,
+    MarketingConsent,
+    OfficeSettings,
+)
 from .validators import validate_postal_code
 
 CUSTOMER_NOT_FOUND = _("There is no customer with number “%(number)s”.")
@@ -341,3 +349,9 @@ class ConsentWithdrawForm(SetupFieldsMixin, BootstrapFormMixin, forms.Form):
 
     def setup_fields(self) -> None:
         self.initial["withdrawn_on"] = self.initial.get("withdrawn_on") or timezone.localdate()
+
+
+class OfficeSettingsForm(BootstrapFormMixin, forms.ModelForm):
+    class Meta:
+        model = OfficeSettings
+        fields = ["staff_sees_own_customers_only"]

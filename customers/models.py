@@ -208,9 +208,12 @@ class Customer(TimeStamped):
         indexes = [
             models.Index(fields=["name", "first_name", "id"], name="customer_name_idx"),
             models.Index(fields=["city"], name="customer_city_idx"),
-            models.Index(fields=["segment", "revenue"], name="customer_segment_revenue_idx"),
-            models.Index(fields=["revenue"], name="customer_revenue_idx"),
-            models.Index(fields=["potential"], name="customer_potential_idx"),
+            # The list's sort orders, with the id as tie-breaker, so a sorted page is an index
+            # range scan (no sort, and no parallel query for 50 rows).
+            models.Index(fields=["segment", "revenue", "id"], name="customer_segment_revenue_idx"),
+            models.Index(fields=["segment", "potential", "id"], name="customer_segment_potential_idx"),
+            models.Index(fields=["revenue", "id"], name="customer_revenue_idx"),
+            models.Index(fields=["potential", "id"], name="customer_potential_idx"),
             models.Index(fields=["status"], name="customer_status_idx"),
         ]
         constraints = [
@@ -225,9 +228,15 @@ class Customer(TimeStamped):
 
     @property
     def display_name(self) -> str:
-        if self.kind == self.Kind.COMPANY or not self.first_name:
-            return self.name
-        return f"{self.name}, {self.first_name}"
+        return self.name_for_display(self.kind, self.name, self.first_name)
+
+    @classmethod
+    def name_for_display(cls, kind: str, name: str, first_name: str) -> str:
+        """ "Name, First name" for a person, the name alone for a company (also for list rows
+        read as plain values)."""
+        if kind == cls.Kind.COMPANY or not first_name:
+            return name
+        return f"{name}, {first_name}"
 
     @property
     def is_restricted(self) -> bool:
@@ -504,6 +513,33 @@ class PrivacyRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.customer_number} ({self.received_on:%d.%m.%Y})"
+
+
+class OfficeSettings(models.Model):
+    """Firm-wide settings of the office (one row), edited by the owner."""
+
+    staff_sees_own_customers_only = models.BooleanField(
+        _("office staff see only the customers they advise"),
+        default=False,
+        help_text=_(
+            "When on, office staff find, open and edit only customers whose advisor they are, with "
+            "their contracts; the owner always sees the whole book."
+        ),
+    )
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("office settings")
+        verbose_name_plural = _("office settings")
+
+    def __str__(self) -> str:
+        return str(_("office settings"))
+
+    @classmethod
+    def load(cls) -> OfficeSettings:
+        """The settings in force; the defaults (unsaved) until the owner first saves them."""
+        return cls.objects.filter(pk=1).first() or cls(pk=1)
 
 
 def _audit_values_not_expressions(sender, instance, history_instance, **kwargs) -> None:

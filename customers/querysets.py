@@ -17,6 +17,13 @@ class CustomerQuerySet(models.QuerySet):
         (Art. 18 DSGVO). Lists, tasks, planning and drill-downs start from here."""
         return self.filter(restricted_at__isnull=True)
 
+    def visible_to(self, user):
+        """The customers this user may see: all of them, unless the office lets staff see only
+        the customers they advise (OfficeSettings); the owner always sees the whole book."""
+        if sees_whole_book(user):
+            return self
+        return self.filter(advisor_id=user.pk)
+
     def restricted(self):
         """Customers whose data is only stored until the retention duty ends (Art. 18 DSGVO)."""
         return self.filter(restricted_at__isnull=False)
@@ -58,6 +65,21 @@ class CustomerQuerySet(models.QuerySet):
         )
 
 
+def sees_whole_book(user) -> bool:
+    """Whether `user` sees every customer. The office setting is read once per user object
+    (that is, once per request)."""
+    from brokercrm.accounts.roles import OWNER_PERMISSION
+
+    if user is None or user.has_perm(OWNER_PERMISSION):
+        return True
+    if not hasattr(user, "_sees_whole_book"):
+        from .models import OfficeSettings
+
+        restricted = OfficeSettings.objects.filter(pk=1, staff_sees_own_customers_only=True).exists()
+        user._sees_whole_book = not restricted
+    return user._sees_whole_book
+
+
 def _day_month_q(start: dt.date, days: int, field: str) -> Q:
     """Q matching dates whose day and month fall in [start, start + days] of any year."""
     pairs: dict[int, set[int]] = {}
@@ -78,6 +100,12 @@ def _day_month_q(start: dt.date, days: int, field: str) -> Q:
 class ContractQuerySet(models.QuerySet):
     def active(self):
         return self.filter(status__in=gdv.ACTIVE_CONTRACT_STATUSES)
+
+    def visible_to(self, user):
+        """Contracts of the customers this user may see (CustomerQuerySet.visible_to)."""
+        if sees_whole_book(user):
+            return self
+        return self.filter(customer__advisor_id=user.pk)
 
     def due_within(self, days: int, today: dt.date):
         """Renewal worklist: Hauptfälligkeit or cancellation deadline within `days` days.

@@ -27,14 +27,15 @@ ZERO = Value(Decimal("0"), output_field=DecimalField(max_digits=14, decimal_plac
 # --- customers --------------------------------------------------------------------------------
 
 
-def customer_queryset() -> QuerySet[Customer]:
-    """Customers with what a list row shows, joined in the same query."""
-    return Customer.objects.select_related("advisor", "household", "biggest_gap")
+def customer_queryset(*, user: User | None = None) -> QuerySet[Customer]:
+    """Customers with advisor, household and biggest gap joined, as far as `user` may see
+    them (CustomerQuerySet.visible_to; no user: every customer, for jobs and services)."""
+    return Customer.objects.visible_to(user).select_related("advisor", "household", "biggest_gap")
 
 
 def customer_filter(*, filters: Mapping[str, Any] | None, user: User | None = None) -> CustomerFilter:
     # Customers restricted after an erasure request (Art. 18 DSGVO) are not listed.
-    return CustomerFilter(data=filters or None, queryset=customer_queryset().usable())
+    return CustomerFilter(data=filters or None, queryset=customer_queryset(user=user).usable())
 
 
 def customer_list(*, filters: Mapping[str, Any] | None, user: User | None = None) -> QuerySet[Customer]:
@@ -45,14 +46,44 @@ def customer_list(*, filters: Mapping[str, Any] | None, user: User | None = None
     return filterset.qs
 
 
+# What a row of the customer list shows, read as plain values: building 50 model instances
+# (with advisor, household and biggest gap) costs more than the query on a large book.
+CUSTOMER_ROW_FIELDS = (
+    "id",
+    "number",
+    "kind",
+    "name",
+    "first_name",
+    "postal_code",
+    "city",
+    "advisor_id",
+    "advisor__username",
+    "advisor__first_name",
+    "advisor__last_name",
+    "status",
+    "segment",
+    "revenue",
+    "potential",
+    "biggest_gap_id",
+    "biggest_gap__short_name",
+    "household_id",
+    "household__name",
+)
+
+
+def customer_rows(customers: QuerySet[Customer]) -> QuerySet:
+    """The customer list's rows (dicts of CUSTOMER_ROW_FIELDS) in the list's filter and order."""
+    return customers.values(*CUSTOMER_ROW_FIELDS)
+
+
 def customer_by_number(number: str) -> Customer | None:
     """The customer with this number, typed exactly or in lower case; the unique index is used."""
     number = number.strip()
     return Customer.objects.usable().filter(number__in={number, number.upper()}).first()
 
 
-def customer_detail_queryset() -> QuerySet[Customer]:
-    return customer_queryset().select_related("referred_by")
+def customer_detail_queryset(*, user: User | None = None) -> QuerySet[Customer]:
+    return customer_queryset(user=user).select_related("referred_by")
 
 
 def one_year_before(day: dt.date) -> dt.date:
@@ -105,17 +136,20 @@ class CustomerPage:
     timeline: list[Activity] = field(default_factory=list)
 
 
-def customer_page(*, customer: Customer, today: dt.date) -> CustomerPage:
+def customer_page(*, customer: Customer, today: dt.date, user: User | None = None) -> CustomerPage:
+    """Household members and referrals are listed as far as `user` may see them."""
     contracts = list(customer_contracts(customer=customer, today=today))
     members: list[Customer] = []
     if customer.household_id:
         members = list(
-            Customer.objects.filter(household_id=customer.household_id)
+            Customer.objects.visible_to(user)
+            .filter(household_id=customer.household_id)
             .exclude(pk=customer.pk)
             .order_by("name", "first_name", "id")[:HOUSEHOLD_LIMIT]
         )
-    referrals = list(customer.referrals.order_by("name", "first_name", "id")[: REFERRALS_LIMIT + 1])
-    referral_count = len(referrals) if len(referrals) <= REFERRALS_LIMIT else customer.referrals.count()
+    visible_referrals = customer.referrals.visible_to(user)
+    referrals = list(visible_referrals.order_by("name", "first_name", "id")[: REFERRALS_LIMIT + 1])
+    referral_count = len(referrals) if len(referrals) <= REFERRALS_LIMIT else visible_referrals.count()
     return CustomerPage(
         contracts=contracts,
         premium_total=sum((c.annual_premium for c in contracts if c.is_active), Decimal("0")),
@@ -157,26 +191,32 @@ def contract_queryset(*, today: dt.date) -> QuerySet[Contract]:
     )
 
 
-def contract_filter(*, filters: Mapping[str, Any] | None, today: dt.date) -> ContractFilter:
-    queryset = contract_queryset(today=today).filter(customer__restricted_at__isnull=True)
+def contract_filter(
+    *, filters: Mapping[str, Any] | None, today: dt.date, user: User | None = None
+) -> ContractFilter:
+    queryset = contract_queryset(today=today).visible_to(user).filter(customer__restricted_at__isnull=True)
     return ContractFilter(data=filters or None, queryset=queryset, today=today)
 
 
-def contract_list(*, filters: Mapping[str, Any] | None, today: dt.date) -> QuerySet[Contract]:
-    filterset = contract_filter(filters=filters, today=today)
+def contract_list(
+    *, filters: Mapping[str, Any] | None, today: dt.date, user: User | None = None
+) -> QuerySet[Contract]:
+    filterset = contract_filter(filters=filters, today=today, user=user)
     if filterset.is_bound and not filterset.is_valid():
         return filterset.queryset.none()
     return filterset.qs
 
 
-def contract_detail_queryset() -> QuerySet[Contract]:
-    return Contract.objects.select_related("customer", "insurer", "line_of_business")
+def contract_detail_queryset(*, user: User | None = None) -> QuerySet[Contract]:
+    return Contract.objects.visible_to(user).select_related("customer", "insurer", "line_of_business")
 
 
-def contract_with_booking_count() -> QuerySet[Contract]:
+def contract_with_booking_count(*, user: User | None = None) -> QuerySet[Contract]:
     """For the delete page: a contract with bookings cannot be deleted (see CommissionBooking)."""
-    return contract_detail_queryset().annotate(booking_count=Count("bookings"))
+    return contract_detail_queryset(user=user).annotate(booking_count=Count("bookings"))
 
 
-def consent_queryset() -> QuerySet[MarketingConsent]:
-    return MarketingConsent.objects.select_related("customer")
+def consent_queryset(*, user: User | None = None) -> QuerySet[MarketingConsent]:
+    return MarketingConsent.objects.filter(customer__in=Customer.objects.visible_to(user)).select_related(
+        "customer"
+    )

@@ -26,7 +26,15 @@ from django.utils.translation import gettext_lazy as _
 
 from brokercrm.accounts.models import User
 
-from .models import Activity, CommissionBooking, Contract, Customer, Household, MarketingConsent
+from .models import (
+    Activity,
+    CommissionBooking,
+    Contract,
+    Customer,
+    Household,
+    MarketingConsent,
+    OfficeSettings,
+)
 from .validators import validate_postal_code
 
 CUSTOMER_FIELDS = (
@@ -274,6 +282,10 @@ def consent_grant(
     consent.full_clean(validate_unique=False)
     _attribute_to(consent, by)
     consent.save()
+    from brokercrm.jobs import after_consent_change
+
+    # Letters that replaced calls or e-mails on the channel go back to it at once.
+    after_consent_change(customer_id=customer.pk, channel=channel, in_force=True)
     return consent
 
 
@@ -289,6 +301,10 @@ def consent_withdraw(
     consent.withdrawn_on = withdrawn_on
     _attribute_to(consent, by)
     consent.save(update_fields=["withdrawn_on", "updated_at"])
+    from brokercrm.jobs import after_consent_change
+
+    # Open marketing tasks on the channel become letters at once (with the task's note).
+    after_consent_change(customer_id=consent.customer_id, channel=consent.channel, in_force=False)
     return consent
 
 
@@ -427,3 +443,17 @@ def activity_create(*, customer: Customer, data: Mapping[str, Any], by: User | N
     activity.full_clean()
     activity.save()
     return activity
+
+
+# --- office settings --------------------------------------------------------------------------
+
+
+@transaction.atomic
+def office_settings_update(*, staff_sees_own_customers_only: bool, by: User | None) -> OfficeSettings:
+    """Switch the staff's view of the book between all customers and their own (audited)."""
+    office = OfficeSettings.objects.select_for_update().filter(pk=1).first() or OfficeSettings(pk=1)
+    if office._state.adding or office.staff_sees_own_customers_only != staff_sees_own_customers_only:
+        office.staff_sees_own_customers_only = staff_sees_own_customers_only
+        _attribute_to(office, by)
+        office.save()
+    return office

@@ -6,6 +6,7 @@ app_name = "customers"
 urlpatterns = [
     path("", views.CustomerListView.as_view(), name="list"),
     path("export.csv", views.CustomerExportView.as_view(), name="export"),
+    path("settings/", views.OfficeSettingsView.as_view(), name="office_settings"),
     path("new/", views.CustomerCreateView.as_view(), name="create"),
     path("<int:pk>/", views.CustomerDetailView.as_view(), name="detail"),
     path("<int:pk>/edit/", views.CustomerUpdateView.as_view(), name="update"),

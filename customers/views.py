@@ -18,10 +18,20 @@ from django.views.generic import CreateView, DetailView, FormView, UpdateView
 from django_filters.views import FilterView
 from django_tables2 import SingleTableMixin
 
+from brokercrm.accounts.roles import OWNER_PERMISSION
+
 from . import selectors, services, tables
 from .filters import ContractFilter, CustomerFilter
-from .forms import ActivityForm, BookingForm, ConsentForm, ConsentWithdrawForm, ContractForm, CustomerForm
-from .models import Contract, Customer, MarketingConsent
+from .forms import (
+    ActivityForm,
+    BookingForm,
+    ConsentForm,
+    ConsentWithdrawForm,
+    ContractForm,
+    CustomerForm,
+    OfficeSettingsForm,
+)
+from .models import Contract, Customer, MarketingConsent, OfficeSettings
 from .panels import customer_panels
 
 # --- shared wiring ----------------------------------------------------------------------------
@@ -81,7 +91,7 @@ class CustomerChildMixin:
 
     @cached_property
     def customer(self) -> Customer:
-        return get_object_or_404(selectors.customer_queryset(), pk=self.kwargs["pk"])
+        return get_object_or_404(selectors.customer_queryset(user=self.request.user), pk=self.kwargs["pk"])
 
     def get_context_data(self, **kwargs):
         return super().get_context_data(customer=self.customer, **kwargs)
@@ -98,10 +108,10 @@ def csv_response(rows, filename: str) -> StreamingHttpResponse:
     )
 
 
-def customer_page_context(customer: Customer, activity_form=None) -> dict:
+def customer_page_context(customer: Customer, user, activity_form=None) -> dict:
     return {
         "customer": customer,
-        "page": selectors.customer_page(customer=customer, today=timezone.localdate()),
+        "page": selectors.customer_page(customer=customer, today=timezone.localdate(), user=user),
         "panels": customer_panels(customer),
         "activity_form": activity_form or ActivityForm(),
     }
@@ -121,6 +131,9 @@ class CustomerListView(PermissionRequiredMixin, HtmxPartialMixin, SingleTableMix
     def get_filterset(self, filterset_class):
         return selectors.customer_filter(filters=self.request.GET, user=self.request.user)
 
+    def get_table_data(self):
+        return selectors.customer_rows(super().get_table_data())
+
 
 class CustomerExportView(PermissionRequiredMixin, View):
     permission_required = "customers.view_customer"
@@ -136,10 +149,10 @@ class CustomerDetailView(PermissionRequiredMixin, DetailView):
     template_name = "customers/customer_detail.html"
 
     def get_queryset(self):
-        return selectors.customer_detail_queryset()
+        return selectors.customer_detail_queryset(user=self.request.user)
 
     def get_context_data(self, **kwargs):
-        return {**super().get_context_data(**kwargs), **customer_page_context(self.object)}
+        return {**super().get_context_data(**kwargs), **customer_page_context(self.object, self.request.user)}
 
 
 class CustomerCreateView(PermissionRequiredMixin, ServiceFormMixin, CreateView):
@@ -165,7 +178,7 @@ class CustomerUpdateView(PermissionRequiredMixin, ServiceFormMixin, UpdateView):
     success_message = _("Customer saved.")
 
     def get_queryset(self):
-        return selectors.customer_detail_queryset()
+        return selectors.customer_detail_queryset(user=self.request.user)
 
     def perform(self, form):
         return services.customer_update(customer=form.instance, **form.service_kwargs(), by=self.request.user)
@@ -198,7 +211,7 @@ class ActivityCreateView(PermissionRequiredMixin, CustomerChildMixin, ServiceFor
         if self.request.htmx:
             timeline = selectors.customer_timeline(customer=self.customer)
             return {"customer": self.customer, "activity_form": form, "timeline": timeline}
-        return customer_page_context(self.customer, activity_form=form)
+        return customer_page_context(self.customer, self.request.user, activity_form=form)
 
 
 class ConsentGrantView(PermissionRequiredMixin, CustomerChildMixin, ServiceFormMixin, FormView):
@@ -222,7 +235,7 @@ class ConsentWithdrawView(PermissionRequiredMixin, ServiceFormMixin, FormView):
 
     @cached_property
     def consent(self) -> MarketingConsent:
-        return get_object_or_404(selectors.consent_queryset(), pk=self.kwargs["pk"])
+        return get_object_or_404(selectors.consent_queryset(user=self.request.user), pk=self.kwargs["pk"])
 
     def get_context_data(self, **kwargs):
         return super().get_context_data(consent=self.consent, customer=self.consent.customer, **kwargs)
@@ -249,7 +262,9 @@ class ContractListView(PermissionRequiredMixin, HtmxPartialMixin, SingleTableMix
     extra_context = {"renewal_windows": (30, 60, 90)}
 
     def get_filterset(self, filterset_class):
-        return selectors.contract_filter(filters=self.request.GET, today=timezone.localdate())
+        return selectors.contract_filter(
+            filters=self.request.GET, today=timezone.localdate(), user=self.request.user
+        )
 
     def get_table_kwargs(self):
         return {"today": timezone.localdate()}
@@ -260,7 +275,7 @@ class ContractExportView(PermissionRequiredMixin, View):
 
     def get(self, request):
         today = timezone.localdate()
-        contracts = selectors.contract_list(filters=request.GET, today=today)
+        contracts = selectors.contract_list(filters=request.GET, today=today, user=request.user)
         ordered = tables.ordered(tables.ContractTable, contracts, request.GET.get("sort"))
         return csv_response(tables.contract_csv(ordered, today), f"contracts-{today:%Y-%m-%d}.csv")
 
@@ -285,7 +300,7 @@ class ContractUpdateView(PermissionRequiredMixin, ServiceFormMixin, UpdateView):
     success_message = _("Contract saved.")
 
     def get_queryset(self):
-        return selectors.contract_detail_queryset()
+        return selectors.contract_detail_queryset(user=self.request.user)
 
     def get_context_data(self, **kwargs):
         return super().get_context_data(customer=self.object.customer, **kwargs)
@@ -305,7 +320,7 @@ class ContractDeleteView(PermissionRequiredMixin, DetailView):
     context_object_name = "contract"
 
     def get_queryset(self):
-        return selectors.contract_with_booking_count()
+        return selectors.contract_with_booking_count(user=self.request.user)
 
     def post(self, request, *args, **kwargs):
         self.object = self.get_object()
@@ -331,3 +346,30 @@ class BookingCreateView(PermissionRequiredMixin, CustomerChildMixin, ServiceForm
 
     def perform(self, form):
         return services.booking_create(customer=self.customer, data=form.cleaned_data, by=self.request.user)
+
+
+# --- office settings --------------------------------------------------------------------------
+
+
+class OfficeSettingsView(PermissionRequiredMixin, FormView):
+    """Owner: whether office staff see the whole book or only the customers they advise."""
+
+    permission_required = OWNER_PERMISSION
+    form_class = OfficeSettingsForm
+    template_name = "customers/officesettings_form.html"
+
+    def get_form_kwargs(self):
+        return {**super().get_form_kwargs(), "instance": OfficeSettings.load()}
+
+    def form_valid(self, form):
+        services.office_settings_update(
+            staff_sees_own_customers_only=form.cleaned_data["staff_sees_own_customers_only"],
+            by=self.request.user,
+        )
+        messages.success(self.request, _("Office settings saved."))
+        return redirect("customers:office_settings")
+
+    def get_context_data(self, **kwargs):
+        office = OfficeSettings.load()
+        history = office.history.select_related("history_user").order_by("-history_date")[:20]
+        return super().get_context_data(history=history, **kwargs)

@@ -28,7 +28,8 @@ from .views import add_service_errors
 class PrivacyCustomerMixin:
     @cached_property
     def customer(self) -> Customer:
-        return get_object_or_404(Customer.objects.select_related("household"), pk=self.kwargs["pk"])
+        customers = Customer.objects.visible_to(self.request.user).select_related("household")
+        return get_object_or_404(customers, pk=self.kwargs["pk"])
 
 
 def history_context(request, customer: Customer, access_form=None) -> dict:

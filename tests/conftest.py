@@ -133,6 +133,19 @@ def ensure_data_migration_rows() -> None:
 
 
 @pytest.fixture(autouse=True)
+def _default_language():
+    """Each test starts in the default language: a request of an English-speaking user leaves
+    English active on the thread (as Django's LocaleMiddleware does), which would leak into the
+    next test's forms and messages."""
+    from django.conf import settings
+    from django.utils import translation
+
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
+
+
+@pytest.fixture(autouse=True)
 def _data_migration_rows(request):
     marker = request.node.get_closest_marker("django_db")
     names = set(request.fixturenames)

@@ -1,4 +1,5 @@
 from django.urls import NoReverseMatch, reverse
+from django.utils.functional import SimpleLazyObject
 from django.utils.translation import gettext_lazy as _
 
 from .roles import OWNER_PERMISSION
@@ -16,9 +17,17 @@ NAVIGATION = [
 
 
 def navigation(request):
+    """The main menu, computed only when a template shows it (htmx partials do not)."""
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {"nav_items": []}
+    return {
+        "nav_items": SimpleLazyObject(lambda: _nav_items(request, user)),
+        "is_owner": SimpleLazyObject(lambda: user.has_perm(OWNER_PERMISSION)),
+    }
+
+
+def _nav_items(request, user) -> list[dict]:
     items = []
     for label, url_name, perm in NAVIGATION:
         if perm and not user.has_perm(perm):
@@ -28,4 +37,4 @@ def navigation(request):
         except NoReverseMatch:
             continue
         items.append({"label": label, "url": url, "active": request.path.startswith(url)})
-    return {"nav_items": items, "is_owner": user.has_perm(OWNER_PERMISSION)}
+    return items

@@ -111,7 +111,7 @@ def test_contract_pages_need_their_permissions(client):
 
 
 def list_numbers(response) -> list[str]:
-    return [row.record.number for row in response.context["table"].paginated_rows]
+    return [row.record["number"] for row in response.context["table"].paginated_rows]
 
 
 def test_customer_list_without_javascript_renders_filters_and_table(staff_client):

@@ -18,7 +18,7 @@ STAFF = {
     "servicelevels:my_tasks", "servicelevels:task_close", "servicelevels:customer_tasks",
 }  # fmt: skip
 OWNER = {
-    "lockouts", "lockout_release", "customers:privacy_export", "customers:privacy_erase",
+    "lockouts", "lockout_release", "customers:office_settings", "customers:privacy_export", "customers:privacy_erase",
     "customers:privacy_register", "segmentation:policy", "segmentation:policy_preview",
     "segmentation:rule_list", "segmentation:rule_create", "segmentation:rule_update", "segmentation:runs",
     "segmentation:run_now", "segmentation:override_set", "segmentation:override_end",
