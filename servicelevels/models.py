@@ -22,6 +22,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.formats import number_format
 from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
 
 from customers.models import Customer
 
@@ -79,6 +80,7 @@ class ServiceLevel(models.Model):
         default="",
         help_text=_("What the level includes beyond the planned tasks, e.g. service on request."),
     )
+    history = HistoricalRecords()
 
     class Meta:
         verbose_name = _("service level")
@@ -161,6 +163,8 @@ class CareActivity(models.Model):
         help_text=_("Inactive activities are not planned; open tasks are cancelled."),
     )
     position = models.PositiveSmallIntegerField(_("position"), default=0)
+
+    history = HistoricalRecords()
 
     class Meta:
         verbose_name = _("care activity")
@@ -254,6 +258,8 @@ class CostSettings(models.Model):
         help_text=_("“On entering the class” work counts once per this many years."),
     )
 
+    history = HistoricalRecords()
+
     class Meta:
         verbose_name = _("cost settings")
         verbose_name_plural = _("cost settings")
@@ -324,6 +330,13 @@ class CareTask(models.Model):
     from joins with the rows they point to, and Django enforces on_delete; the per-row checks
     of database foreign keys cost as much as the insert itself (measured on PostgreSQL, as the
     segmentation app found for its bulk rows).
+
+    Kept so (reviewed with incremental planning, issue #4): a quiet night now inserts only a few
+    thousand rows, but a full pass — the first planning of a book, and every catalogue change —
+    still writes one row per series of the whole book (~3.7 million at 1M customers), and that
+    run must not double. Integrity does not depend on the keys: every planned row comes from a
+    join with the rows it names in the same statement, deletes go through Django's collector
+    (CASCADE/PROTECT/SET_NULL as declared), and `PlanningState` is keyed the same way.
     """
 
     class Status(models.TextChoices):
@@ -460,3 +473,62 @@ class CareTask(models.Model):
 
     def is_overdue(self, today: dt.date) -> bool:
         return self.status == self.Status.OPEN and self.due_date < today
+
+
+class PlanningRun(models.Model):
+    """One planning run over the book (not the targeted runs after an override).
+
+    The newest finished run is the starting point of the next incremental run: the customers
+    whose planning inputs changed since its start (`started_at`; also the `now` written to the
+    tasks it created and cancelled) are planned again, see `planning.dirty_customers_sql`. A
+    run is full when there is no such run, the catalogue changed (`catalogue` is a digest of
+    the columns planning reads), the day went backwards, or it was asked for."""
+
+    as_of = models.DateField()
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    full = models.BooleanField(default=True)
+    catalogue = models.CharField(max_length=64)
+    # The highest segmentation.PotentialComponent id at the start: newer gap rows are changes.
+    component_id = models.BigIntegerField(default=0)
+    customers = models.PositiveIntegerField(default=0)
+    created = models.PositiveIntegerField(default=0)
+    cancelled = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("planning run")
+        verbose_name_plural = _("planning runs")
+        get_latest_by = "started_at"
+
+    def __str__(self) -> str:
+        return f"{self.as_of:%d.%m.%Y} ({self.started_at:%d.%m.%Y %H:%M})"
+
+
+class PlanningState(models.Model):
+    """Per customer: the customer columns its last planning read, and the day from which time
+    alone can change its plan (`wake_on`: a Hauptfälligkeit, birthday or step of a task done
+    ahead of its date passes, a contract ends, a consent starts). An incremental run plans a
+    customer again when a column differs, `wake_on` has come, or a contract, consent, gap or
+    task of the customer changed (see `planning`). One row per planned customer, written by
+    planning itself; a missing row means "never planned"."""
+
+    customer = models.OneToOneField(
+        Customer, primary_key=True, on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
+    segment = models.CharField(max_length=1, blank=True, default="")
+    status = models.CharField(max_length=10, blank=True, default="")
+    segment_since = models.DateField(null=True, blank=True)
+    birth_date = models.DateField(null=True, blank=True)
+    biggest_gap_id = models.BigIntegerField(null=True, blank=True)
+    restricted = models.BooleanField(default=False)
+    # The customer's gap rows (segmentation.PotentialComponent): a row deleted changes the count.
+    gaps = models.PositiveIntegerField(default=0)
+    wake_on = models.DateField(null=True, blank=True)
+    planned_on = models.DateField()
+
+    class Meta:
+        verbose_name = _("planning state")
+        verbose_name_plural = _("planning states")
+
+    def __str__(self) -> str:
+        return f"{self.customer_id}: {self.segment} ({self.planned_on:%d.%m.%Y})"

@@ -8,6 +8,12 @@ class CareTaskQuerySet(models.QuerySet):
     def open(self):
         return self.filter(status="open")
 
+    def usable(self):
+        """Tasks of customers that may be worked with: not under an Art. 18 restriction
+        (`Customer.objects.usable()`). Planning cancels the open tasks of a restricted customer;
+        until it runs, the worklists leave them out."""
+        return self.filter(customer__restricted_at__isnull=True)
+
     def closed(self):
         return self.filter(status__in=["done", "skipped"])
 

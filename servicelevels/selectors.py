@@ -57,9 +57,10 @@ class Worklist:
 
 
 def care_task_worklist_queryset(*, user, filters: dict, today: dt.date) -> QuerySet[CareTask]:
-    """Open tasks due up to the end of this week (Sunday), filtered; staff see their own."""
+    """Open tasks due up to the end of this week (Sunday), filtered; staff see their own.
+    Tasks of customers under an Art. 18 restriction are left out."""
     week_end = week_start(today) + dt.timedelta(days=6)
-    qs = CareTask.objects.open().filter(due_date__lte=week_end)
+    qs = CareTask.objects.open().usable().filter(due_date__lte=week_end)
     assignee = filters.get("assignee")
     if user.is_owner and assignee == "all":
         pass
@@ -128,12 +129,14 @@ class Workload:
 
 def team_workload(*, today: dt.date, weeks: int = WORKLOAD_WEEKS) -> Workload:
     """Planned minutes of open tasks per person and week vs capacity; overdue work (due before
-    today) apart, this week's column holds the rest of this week."""
+    today) apart, this week's column holds the rest of this week. Restricted customers' tasks
+    (Art. 18) are not work."""
     first = week_start(today)
     starts = [first + dt.timedelta(weeks=i) for i in range(weeks)]
     end = first + dt.timedelta(weeks=weeks)
     planned = (
         CareTask.objects.open()
+        .usable()
         .filter(due_date__lt=end)
         .annotate(
             bucket=Case(

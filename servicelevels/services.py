@@ -13,8 +13,15 @@ from django.utils.translation import gettext_lazy as _
 
 from customers.models import Activity, Customer
 
-from .models import CareActivity, CareTask, Channel, CostSettings, WeeklyCapacity
-from .planning import Chunk, Planner
+from .models import CareActivity, CareTask, Channel, CostSettings, PlanningRun, WeeklyCapacity
+from .planning import (
+    Chunk,
+    Planner,
+    catalogue_digest,
+    dirty_customer_ids,
+    last_component_id,
+    planning_state_prune,
+)
 from .selectors import firm_owner
 
 # Customers per planning step: one transaction each; also the unit of the progress bar.
@@ -37,6 +44,7 @@ class PlanResult:
     cancelled: int = 0
     channel_changes: int = 0
     customers: int = 0
+    full: bool = True
 
     def __add__(self, other: PlanResult) -> PlanResult:
         return PlanResult(
@@ -44,15 +52,18 @@ class PlanResult:
             cancelled=self.cancelled + other.cancelled,
             channel_changes=self.channel_changes + other.channel_changes,
             customers=self.customers + other.customers,
+            full=self.full,
         )
 
 
-def _chunks(customer_ids: Iterable[int] | None) -> tuple[list[Chunk], list[int], int]:
-    """The steps of a run, the customers each covers, and the total."""
-    if customer_ids is not None:
-        ids = sorted({int(i) for i in customer_ids})
-        steps = [ids[i : i + PLAN_CHUNK_LIST] for i in range(0, len(ids), PLAN_CHUNK_LIST)]
-        return [Chunk(ids=step) for step in steps], [len(step) for step in steps], len(ids)
+def _list_chunks(customer_ids: Iterable[int]) -> tuple[list[Chunk], list[int], int]:
+    ids = sorted({int(i) for i in customer_ids})
+    steps = [ids[i : i + PLAN_CHUNK_LIST] for i in range(0, len(ids), PLAN_CHUNK_LIST)]
+    return [Chunk(ids=step) for step in steps], [len(step) for step in steps], len(ids)
+
+
+def _range_chunks() -> tuple[list[Chunk], list[int], int]:
+    """The steps of a full run, the customer ids each covers, and the total."""
     bounds = Customer.objects.aggregate(lo=Min("id"), hi=Max("id"))
     if bounds["lo"] is None:
         return [], [], 0
@@ -62,20 +73,46 @@ def _chunks(customer_ids: Iterable[int] | None) -> tuple[list[Chunk], list[int],
 
 
 def care_tasks_plan(
-    *, as_of: dt.date, customer_ids: Iterable[int] | None = None, progress: Progress | None = None
+    *,
+    as_of: dt.date,
+    customer_ids: Iterable[int] | None = None,
+    progress: Progress | None = None,
+    full: bool = False,
 ) -> PlanResult:
-    """Plan the care tasks of all customers (or the given ones) for the day `as_of`.
+    """Plan the care tasks of the book (or of the given customers) for the day `as_of`.
 
     Called after every reclassification run and after a class override. Set-based per chunk of
-    customers (see `planning`): cancels open tasks the customer's class no longer has, plans the
-    next occurrence of every activity of the class, and moves marketing calls and e-mails without
-    consent to a letter. Idempotent: a second run for the same day creates nothing.
-    `progress(done, total)` is called after every chunk (customer ids covered so far).
+    customers (see `planning`): cancels open tasks the customer's class no longer has (and all
+    open tasks of customers under an Art. 18 restriction), plans the next occurrence of every
+    activity of the class, and moves marketing calls and e-mails without consent to a letter.
+    Idempotent: a second run for the same day creates nothing.
+
+    A run over the book is incremental: it plans only the customers whose planning inputs
+    changed since the start of the last finished run (`planning.dirty_customers_sql`) — for
+    the others a full pass would change nothing, so the result is the same. It is full when
+    asked (`full=True`), on the first run, after a catalogue change, or for an earlier day.
+    `progress(done, total)` is called after every chunk (customers or customer ids so far).
     """
     owner = firm_owner()
-    planner = Planner(as_of=as_of, owner_id=owner.pk if owner else None, now=timezone.now())
-    chunks, sizes, total = _chunks(customer_ids)
-    result = PlanResult()
+    now = timezone.now()
+    planner = Planner(as_of=as_of, owner_id=owner.pk if owner else None, now=now)
+    run = None
+    if customer_ids is not None:
+        chunks, sizes, total = _list_chunks(customer_ids)
+        is_full = False
+    else:
+        catalogue = catalogue_digest()
+        last = PlanningRun.objects.filter(finished_at__isnull=False).order_by("-started_at", "-id").first()
+        is_full = full or last is None or last.catalogue != catalogue or as_of < last.as_of
+        run = PlanningRun.objects.create(
+            as_of=as_of, started_at=now, full=is_full, catalogue=catalogue, component_id=last_component_id()
+        )
+        if is_full:
+            chunks, sizes, total = _range_chunks()
+        else:
+            ids = dirty_customer_ids(as_of=as_of, since=last.started_at, component_id=last.component_id)
+            chunks, sizes, total = _list_chunks(ids)
+    result = PlanResult(full=is_full)
     done = 0
     for chunk, size in zip(chunks, sizes, strict=True):
         with transaction.atomic():
@@ -85,6 +122,13 @@ def care_tasks_plan(
         if progress is not None:
             progress(done, total)
     result.customers = total
+    if run is not None:
+        if is_full:
+            # Rows of deleted customers (the state has no database foreign key).
+            planning_state_prune()
+        run.finished_at = timezone.now()
+        run.customers, run.created, run.cancelled = total, result.created, result.cancelled
+        run.save(update_fields=["finished_at", "customers", "created", "cancelled"])
     return result
 
 
@@ -160,6 +204,25 @@ def care_task_skip(*, task_id: int, by, outcome: str, now: dt.datetime | None = 
     if not updated:
         raise TaskNotOpen(task)
     return task
+
+
+# -- consent ----------------------------------------------------------------------------------
+
+
+def care_tasks_follow_consent(*, customer_id: int, channel: str, in_force: bool) -> int:
+    """At once what planning does on its next run (`planning.Planner.consent_statements`): when
+    the customer's consent for `channel` is withdrawn, its open marketing tasks on that channel
+    become letters (`fallback_from` keeps the planned channel, and the task shows the note "no
+    marketing consent … send a letter instead"); when it is in force again, such letters go back
+    to the planned channel. One UPDATE; returns the number of tasks changed."""
+    open_tasks = CareTask.objects.filter(customer_id=customer_id, status=CareTask.Status.OPEN)
+    if channel not in (Channel.PHONE, Channel.EMAIL):  # models.CONSENT_CHANNELS
+        return 0
+    if in_force:
+        return open_tasks.filter(fallback_from=channel).update(channel=channel, fallback_from="")
+    return open_tasks.filter(channel=channel, activity__marketing=True).update(
+        fallback_from=channel, channel=Channel.LETTER
+    )
 
 
 # -- catalogue --------------------------------------------------------------------------------

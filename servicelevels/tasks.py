@@ -10,7 +10,8 @@ from django.utils import timezone
 
 from .services import care_tasks_plan
 
-# A 1M-customer book plans in minutes on PostgreSQL; the limits stop a stuck run.
+# A full pass over a 1M-customer book takes minutes on PostgreSQL (a nightly, incremental run
+# seconds); the limits stop a stuck run.
 PLAN_SOFT_TIME_LIMIT = 50 * 60
 PLAN_TIME_LIMIT = 55 * 60
 

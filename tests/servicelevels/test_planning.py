@@ -476,3 +476,35 @@ def test_chunks_and_progress(empty_catalogue, monkeypatch):
 
 def test_an_empty_book_plans_nothing(empty_catalogue):
     assert plan() == services.PlanResult()
+
+
+# -- Art. 18 restriction ----------------------------------------------------------------------
+
+
+def test_a_restricted_customer_gets_no_tasks_and_loses_the_open_ones(empty_catalogue):
+    CareActivityFactory(service_level=level("B"))
+    CareActivityFactory(service_level=level("B"), recurrence=Recurrence.BIRTHDAY, interval_months=None)
+    restricted = CustomerFactory(segment="B", restricted_at=AS_OF)
+    later = CustomerFactory(segment="B")
+    plan()
+    assert tasks_of(restricted) == []
+    assert len(tasks_of(later, status="open")) == 2
+
+    Customer.objects.filter(pk=later.pk).update(restricted_at=AS_OF + dt.timedelta(days=1))
+    result = plan(as_of=AS_OF + dt.timedelta(days=1))
+
+    assert not result.full  # the nightly, incremental run sees the restriction
+    assert result.cancelled == 2 and result.created == 0
+    assert {t.status for t in tasks_of(later)} == {CareTask.Status.CANCELLED}
+
+
+def test_a_lifted_restriction_plans_the_customer_again(empty_catalogue):
+    CareActivityFactory(service_level=level("B"))
+    customer = CustomerFactory(segment="B", restricted_at=AS_OF)
+    plan()
+    Customer.objects.filter(pk=customer.pk).update(restricted_at=None)
+
+    result = plan(as_of=AS_OF + dt.timedelta(days=1))
+
+    assert result.created == 1
+    assert len(tasks_of(customer, status="open")) == 1

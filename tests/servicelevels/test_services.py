@@ -228,6 +228,21 @@ def test_plan_care_command(empty_catalogue):
     assert "plan care 15.04.2026" in err.getvalue()  # the progress bar
 
 
+def test_plan_care_command_full_plans_everyone(empty_catalogue):
+    CareActivityFactory()
+    CustomerFactory.create_batch(2, segment="B")
+    out = StringIO()
+
+    call_command("plan_care", "--as-of", "2026-04-15", "--no-progress", stdout=out)
+    call_command("plan_care", "--as-of", "2026-04-15", "--no-progress", stdout=out)
+    call_command("plan_care", "--as-of", "2026-04-15", "--no-progress", "--full", stdout=out)
+
+    lines = out.getvalue().splitlines()
+    assert "full pass" in lines[0]
+    assert "incremental: 0 customers" in lines[1]
+    assert "full pass" in lines[2] and "0 tasks planned" in lines[2]
+
+
 def test_plan_care_command_rejects_a_bad_date(db):
     with pytest.raises(CommandError, match="not a date"):
         call_command("plan_care", "--as-of", "31.02.2026")

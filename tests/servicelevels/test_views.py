@@ -509,3 +509,22 @@ def test_catalogue_query_count_is_constant(owner_client):
     CustomerFactory.create_batch(190, segment="A")
 
     assert _queries(owner_client, url) == few
+
+
+def test_worklist_and_workload_leave_out_restricted_customers(client, owner, staff, today):
+    kept = CareTaskFactory(assignee=staff, due_date=today, customer__segment="B")
+    restricted = CareTaskFactory(assignee=staff, due_date=today, customer__segment="B")
+    restricted.customer.restricted_at = today
+    restricted.customer.save()
+
+    client.force_login(staff)
+    worklist = client.get(reverse("servicelevels:my_tasks")).context["worklist"]
+    client.force_login(owner)
+    everyone = client.get(reverse("servicelevels:my_tasks"), {"assignee": "all"}).context["worklist"]
+    workload = client.get(reverse("servicelevels:workload")).context["workload"]
+
+    assert [t.pk for rows in worklist.sections.values() for t in rows] == [kept.pk]
+    assert worklist.counts["today"] == 1
+    assert [t.pk for rows in everyone.sections.values() for t in rows] == [kept.pk]
+    [row] = [r for r in workload.rows if r.user == staff]
+    assert sum(row.weeks) == kept.activity.minutes

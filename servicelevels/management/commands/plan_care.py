@@ -26,8 +26,13 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--as-of", dest="as_of", help="planning day, YYYY-MM-DD or DD.MM.YYYY")
         parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+        parser.add_argument(
+            "--full",
+            action="store_true",
+            help="plan every customer, not only those whose planning inputs changed since the last run",
+        )
 
-    def handle(self, *args, as_of=None, no_progress=False, **options):
+    def handle(self, *args, as_of=None, no_progress=False, full=False, **options):
         day = parse_day(as_of) if as_of else timezone.localdate()
         bar = None
 
@@ -42,13 +47,14 @@ class Command(BaseCommand):
             bar.update(done - bar.n)
 
         try:
-            result = care_tasks_plan(as_of=day, progress=progress)
+            result = care_tasks_plan(as_of=day, progress=progress, full=full)
         finally:
             if bar is not None:
                 bar.close()
         self.stdout.write(
             self.style.SUCCESS(
                 f"{day:%d.%m.%Y}: {result.created} tasks planned, {result.cancelled} cancelled, "
-                f"{result.channel_changes} channel changes (consent), {result.customers} customer ids."
+                f"{result.channel_changes} channel changes (consent); "
+                f"{'full pass' if result.full else 'incremental'}: {result.customers} customers."
             )
         )
