@@ -41,7 +41,7 @@ _TEMP_TABLES = {
         "customer_id BIGINT NOT NULL PRIMARY KEY, revenue_cents BIGINT NOT NULL, "
         "potential_cents BIGINT NOT NULL, biggest_gap_id BIGINT NULL, old_segment VARCHAR(1) NOT NULL, "
         "computed VARCHAR(1) NOT NULL, effective VARCHAR(1) NOT NULL, override_id BIGINT NULL, "
-        "override_state SMALLINT NOT NULL"
+        "override_state SMALLINT NOT NULL, changed SMALLINT NOT NULL"
     ),
 }
 # No indexes and no ANALYZE on the temp tables: a chunk's rows are joined by hash, and PostgreSQL
@@ -156,13 +156,17 @@ WHERE customer_id BETWEEN %(lo)s AND %(hi)s
       AND COALESCE(t.line_of_business_id, 0) = COALESCE(segmentation_potentialcomponent.line_of_business_id, 0))
 """
 
-# Rows left after the delete are unchanged; the unique index skips them (no anti-join whose plan
-# could go wrong while the table grows during a first classification).
+# Rows left after the delete are unchanged: only new rows are inserted (an anti-join within the
+# chunk's customer range, so a stale estimate cannot turn it into a scan of every component; on
+# a next night nearly every row exists and nothing is written). The unique index stays the guard.
 COMPONENTS_INSERT_SQL = """
 INSERT INTO segmentation_potentialcomponent (customer_id, kind, source_id, line_of_business_id, value, label)
 SELECT t.customer_id, t.kind, t.source_id, t.line_of_business_id, t.value_cents / 100.0, t.label
 FROM seg_tmp_component t
-WHERE t.customer_id IS NOT NULL
+WHERE NOT EXISTS (
+    SELECT 1 FROM segmentation_potentialcomponent p
+    WHERE p.customer_id BETWEEN %(lo)s AND %(hi)s
+      AND p.customer_id = t.customer_id AND p.kind = t.kind AND p.source_id = t.source_id)
 ON CONFLICT (customer_id, kind, source_id) DO NOTHING
 """
 
@@ -236,33 +240,69 @@ def override_state_sql() -> str:
         ELSE {OVERRIDE_FUTURE} END)"""
 
 
-def _classify_sql(source: str, run_filter: str) -> str:
+def _classify_sql(figures: str, where: str, revenue: str, potential: str, gap: str) -> str:
+    """Classes of the chunk's customers into ``seg_tmp_class``, with a flag for the customers
+    whose stored figures or class change (only those are written). ``figures`` joins the
+    customers ``c`` with the source of the figures; ``revenue``, ``potential`` (cents) and
+    ``gap`` are its expressions."""
     return f"""
 INSERT INTO seg_tmp_class (customer_id, revenue_cents, potential_cents, biggest_gap_id, old_segment,
-                           computed, effective, override_id, override_state)
-SELECT s.customer_id, s.revenue_cents, s.potential_cents, s.biggest_gap_id, s.segment, s.computed,
-       CASE WHEN s.is_former = 1 THEN '' WHEN s.override_state = {OVERRIDE_ACTIVE} THEN s.override_segment
-            ELSE s.computed END,
-       s.override_id, s.override_state
+                           computed, effective, override_id, override_state, changed)
+SELECT e.customer_id, e.revenue_cents, e.potential_cents, e.biggest_gap_id, e.segment, e.computed,
+       e.effective, e.override_id, e.override_state,
+       CASE WHEN e.segment <> e.effective OR e.old_revenue <> e.revenue_cents
+                 OR e.old_potential <> e.potential_cents
+                 OR COALESCE(e.old_gap, 0) <> COALESCE(e.biggest_gap_id, 0) OR e.unclassified = 1
+            THEN 1 ELSE 0 END
 FROM (
-    SELECT f.customer_id, f.revenue_cents, f.potential_cents, f.biggest_gap_id, c.segment,
-           CASE WHEN c.status = '{FORMER}' THEN 1 ELSE 0 END AS is_former,
-           o.id AS override_id, o.segment AS override_segment,
-           {override_state_sql()} AS override_state,
-           {computed_class_sql("f.revenue_cents", "f.potential_cents")} AS computed
-    FROM {source} f
-    JOIN customers_customer c ON c.id = f.customer_id
-    LEFT JOIN segmentation_classoverride o ON o.customer_id = c.id AND o.ended_on IS NULL
-    WHERE f.customer_id BETWEEN %(lo)s AND %(hi)s AND c.id BETWEEN %(lo)s AND %(hi)s {run_filter}
-) s
+    SELECT s.*,
+           CASE WHEN s.is_former = 1 THEN '' WHEN s.override_state = {OVERRIDE_ACTIVE} THEN s.override_segment
+                ELSE s.computed END AS effective
+    FROM (
+        SELECT c.id AS customer_id, {revenue} AS revenue_cents, {potential} AS potential_cents,
+               {gap} AS biggest_gap_id, c.segment,
+               CASE WHEN c.status = '{FORMER}' THEN 1 ELSE 0 END AS is_former,
+               {cents_sql("c.revenue")} AS old_revenue, {cents_sql("c.potential")} AS old_potential,
+               c.biggest_gap_id AS old_gap, CASE WHEN c.classified_at IS NULL THEN 1 ELSE 0 END AS unclassified,
+               o.id AS override_id, o.segment AS override_segment,
+               {override_state_sql()} AS override_state,
+               {computed_class_sql(revenue, potential)} AS computed
+        FROM {figures}
+        LEFT JOIN segmentation_classoverride o ON o.customer_id = c.id AND o.ended_on IS NULL
+        WHERE c.id BETWEEN %(lo)s AND %(hi)s {where}
+    ) s
+) e
 """
 
 
-# One pass: the figures feed the classification directly (no staging of the figures).
-CLASSIFY_DIRECT_SQL = _classify_sql(f"({_FIGURES_SELECT.replace('{run_value}', '')})", "")
-CLASSIFY_FROM_RUN_SQL = _classify_sql("segmentation_runfigure", "AND f.run_id = %(run)s")
+# One pass: the figures feed the classification directly (no staging of the figures), in one
+# pass over the chunk's customers.
+CLASSIFY_DIRECT_SQL = _classify_sql(
+    """customers_customer c
+        LEFT JOIN segmentation_runrevenue rv ON rv.run_id = %(run)s AND rv.customer_id = c.id
+            AND rv.customer_id BETWEEN %(lo)s AND %(hi)s
+        LEFT JOIN (
+            SELECT customer_id, SUM(value_cents) AS cents FROM seg_tmp_component GROUP BY customer_id
+        ) pt ON pt.customer_id = c.id
+        LEFT JOIN (
+            SELECT g.customer_id, g.line_of_business_id, ROW_NUMBER() OVER (
+                PARTITION BY g.customer_id ORDER BY g.value_cents DESC, g.line_of_business_id) AS rn
+            FROM seg_tmp_component g WHERE g.kind = 'gap'
+        ) bg ON bg.customer_id = c.id AND bg.rn = 1""",
+    "",
+    "COALESCE(rv.revenue_cents, 0)",
+    "COALESCE(pt.cents, 0)",
+    "bg.line_of_business_id",
+)
+CLASSIFY_FROM_RUN_SQL = _classify_sql(
+    "segmentation_runfigure f JOIN customers_customer c ON c.id = f.customer_id",
+    "AND f.run_id = %(run)s AND f.customer_id BETWEEN %(lo)s AND %(hi)s",
+    "f.revenue_cents",
+    "f.potential_cents",
+    "f.biggest_gap_id",
+)
 
-CUSTOMERS_UPDATE_SQL = f"""
+CUSTOMERS_UPDATE_SQL = """
 UPDATE customers_customer SET
     revenue = t.revenue_cents / 100.0,
     potential = t.potential_cents / 100.0,
@@ -273,12 +313,8 @@ UPDATE customers_customer SET
                          ELSE segment_since END,
     classified_at = %(as_of)s
 FROM seg_tmp_class t
-WHERE customers_customer.id = t.customer_id AND customers_customer.id BETWEEN %(lo)s AND %(hi)s
-  AND (customers_customer.segment <> t.effective
-       OR {cents_sql("customers_customer.revenue")} <> t.revenue_cents
-       OR {cents_sql("customers_customer.potential")} <> t.potential_cents
-       OR COALESCE(customers_customer.biggest_gap_id, 0) <> COALESCE(t.biggest_gap_id, 0)
-       OR customers_customer.classified_at IS NULL)
+WHERE t.changed = 1 AND customers_customer.id = t.customer_id
+  AND customers_customer.id BETWEEN %(lo)s AND %(hi)s
 """
 
 HISTORY_UPSERT_SQL = f"""
@@ -298,14 +334,15 @@ ON CONFLICT (customer_id, date) DO UPDATE SET
     revenue = excluded.revenue, potential = excluded.potential, policy_id = excluded.policy_id,
     source = excluded.source, reason = excluded.reason, run_id = excluded.run_id,
     created_at = excluded.created_at
+RETURNING customer_id, CASE WHEN old_class = new_class THEN 1 ELSE 0 END
 """
 
 # A run and a manual change on the same day merge into one row; if the day nets to no change,
-# the row goes.
+# the row goes. Only rows the upsert reported as no-ops are looked up (by the unique index), so
+# a chunk never scans the day's history written by the chunks before it.
 HISTORY_DROP_NOOPS_SQL = """
 DELETE FROM segmentation_classchange
-WHERE date = %(as_of)s AND old_class = new_class
-  AND customer_id IN (SELECT t.customer_id FROM seg_tmp_class t WHERE t.old_segment <> t.effective)
+WHERE date = %(as_of)s AND old_class = new_class AND customer_id IN ({ids})
 """
 
 OVERRIDES_UPDATE_SQL = f"""
@@ -381,6 +418,8 @@ class ChunkJob:
             # The statements are cheap per row but look expensive to the planner; compiling them
             # with JIT costs seconds per chunk and saves nothing.
             self.cursor.execute("SET LOCAL jit = off")
+            # A chunk's hash joins (rules x customers, the diff of its components) fit in memory.
+            self.cursor.execute("SET LOCAL work_mem = '64MB'")
         ensure_temp_tables(self.cursor)
         for table in _TEMP_TABLES:
             self.cursor.execute(f"DELETE FROM {table}")
@@ -389,8 +428,19 @@ class ChunkJob:
         self._exec(GAPS_SQL)
         self._exec(THIRD_PARTY_SQL)
         self._exec(ADJUSTMENTS_SQL)
+        postgresql = connection.vendor == "postgresql"
+        if postgresql:
+            # The diff is two hash anti-joins between the temp table and the chunk's range of
+            # the unique index. Statistics of the components table are stale while a first
+            # classification fills it (it looks empty): without these settings the planner may
+            # pick a nested loop over a sequential scan of it, per component.
+            self.cursor.execute("SET LOCAL enable_nestloop = off")
+            self.cursor.execute("SET LOCAL enable_seqscan = off")
         self._exec(COMPONENTS_DELETE_SQL)
         self._exec(COMPONENTS_INSERT_SQL)
+        if postgresql:
+            self.cursor.execute("SET LOCAL enable_nestloop = on")
+            self.cursor.execute("SET LOCAL enable_seqscan = on")
 
     def figures(self) -> None:
         """Phase 1 of a two-pass run: stage the figures for the thresholds and phase 2."""
@@ -403,7 +453,10 @@ class ChunkJob:
         stats = ChunkStats()
         stats.figures_changed = self._exec(CUSTOMERS_UPDATE_SQL)
         self._exec(HISTORY_UPSERT_SQL, {"now": connection.ops.adapt_datetimefield_value(now)})
-        self._exec(HISTORY_DROP_NOOPS_SQL)
+        noops = [int(customer_id) for customer_id, noop in self.cursor.fetchall() if noop]
+        for start in range(0, len(noops), 1000):
+            ids = {f"id{i}": customer_id for i, customer_id in enumerate(noops[start : start + 1000])}
+            self._exec(HISTORY_DROP_NOOPS_SQL.format(ids=", ".join(f"%({key})s" for key in ids)), ids)
         self._exec(OVERRIDES_UPDATE_SQL)
         self.cursor.execute(TRANSITIONS_SQL)
         for old, new, count in self.cursor.fetchall():

@@ -48,6 +48,9 @@ logger = logging.getLogger(__name__)
 # large enough that the per-statement overhead does not matter.
 CHUNK_SIZE = 10_000
 
+# PostgreSQL work_mem for the one pass over the ledger (per hash node, x hash_mem_multiplier).
+REVENUE_WORK_MEM = "256MB"
+
 Progress = Callable[[int, int], None]
 
 
@@ -85,8 +88,19 @@ def policy_publish(*, data: dict[str, Any], by: User | None) -> SegmentationPoli
     current = list(SegmentationPolicy.objects.select_for_update().order_by("-version")[:1])
     version = current[0].version + 1 if current else 1
     policy = SegmentationPolicy(version=version, is_active=True, created_by=by, **data)
+    # The check constraints back these rules; here they become messages at the field.
+    from .forms import threshold_error
+
+    errors = {}
+    for prefix in ("revenue", "potential"):
+        error = threshold_error(getattr(policy, f"{prefix}_method"), getattr(policy, f"{prefix}_value"))
+        if error:
+            errors[f"{prefix}_value"] = str(error)
+    if errors:
+        raise ValidationError(errors)
     policy.full_clean(exclude=["is_active"], validate_constraints=False)
     SegmentationPolicy.objects.filter(is_active=True).update(is_active=False)
+    _audit(policy, by, reason=policy.note)
     policy.save()
     return policy
 
@@ -95,9 +109,22 @@ def policy_active() -> SegmentationPolicy:
     return SegmentationPolicy.objects.get(is_active=True)
 
 
+def _audit(instance, by: User | None, reason: str = "") -> None:
+    """Who the audit row (django-simple-history) names, and why; without `by`, the request's
+    user (middleware)."""
+    if by is not None:
+        instance._history_user = by
+    if reason:
+        instance._change_reason = reason
+
+
 @transaction.atomic
-def recommendation_rule_save(*, rule: RecommendationRule) -> RecommendationRule:
+def recommendation_rule_save(*, rule: RecommendationRule, by: User | None = None) -> RecommendationRule:
+    if rule.min_age is not None and rule.max_age is not None and rule.min_age > rule.max_age:
+        # At the field, rather than the check constraint's generic message.
+        raise ValidationError({"max_age": _("The maximum age must not be below the minimum age.")})
     rule.full_clean()
+    _audit(rule, by)
     rule.save()
     return rule
 
@@ -228,8 +255,9 @@ def class_override_set(
     computed = previous.computed_class if previous else customer.segment
     if previous is not None:
         previous.ended_on = max(today, previous.starts_on)
+        _audit(previous, by)
         previous.save(update_fields=["ended_on"])
-    override = ClassOverride.objects.create(
+    override = ClassOverride(
         customer=customer,
         segment=segment,
         reason=reason.strip(),
@@ -238,6 +266,8 @@ def class_override_set(
         computed_class=computed,
         created_by=by,
     )
+    _audit(override, by)
+    override.save(force_insert=True)
     _class_set(
         customer=customer,
         new_class=segment,
@@ -260,6 +290,7 @@ def class_override_end(*, override: ClassOverride, by: User | None, today: dt.da
     if override.ended_on is not None:
         return
     override.ended_on = max(today, override.starts_on)
+    _audit(override, by)
     override.save(update_fields=["ended_on"])
     customer = Customer.objects.select_for_update().get(pk=override.customer_id)
     target = "" if customer.status == Customer.Status.FORMER else override.computed_class
@@ -473,7 +504,10 @@ def reclassification_revenue_compute(*, run_id: int) -> ReclassificationRun:
         ops = connection.ops
         with connection.cursor() as cursor:
             if connection.vendor == "postgresql":
+                # One hash join and aggregate over the ledger (a million customers' groups): with
+                # the default work_mem (4 MB) both spill to disk in many batches.
                 cursor.execute("SET LOCAL jit = off")
+                cursor.execute(f"SET LOCAL work_mem = '{REVENUE_WORK_MEM}'")
             cursor.execute("DELETE FROM segmentation_runrevenue WHERE run_id = %s", [run.pk])
             cursor.execute(
                 jobsql.REVENUE_SQL,
@@ -638,12 +672,15 @@ def reclassification_run(
     progress: Progress | None = None,
     by: User | None = None,
     trigger: str = ReclassificationRun.Trigger.SERVICE,
+    followup: bool = True,
 ) -> ReclassificationRun:
     """Reclassifies every customer as of ``as_of`` in this process, chunk after chunk, and
     returns the finished run; the customers' new classes are stored when it returns.
 
     An unfinished run for the same date is resumed. A dry run computes everything inside one
-    transaction that is rolled back, and keeps only its run record (status "dry_run")."""
+    transaction that is rolled back, and keeps only its run record (status "dry_run").
+    ``followup=False`` leaves out what follows a run (care planning and the dashboard snapshot,
+    ``brokercrm.jobs.after_reclassification``), e.g. to time the reclassification alone."""
     if dry_run:
         result: dict[str, Any] = {}
         try:
@@ -667,9 +704,10 @@ def reclassification_run(
     except Exception as exc:
         reclassification_fail(run_id=run.pk, error=f"{type(exc).__name__}: {exc}")
         raise
-    from brokercrm.jobs import after_reclassification
+    if followup:
+        from brokercrm.jobs import after_reclassification
 
-    after_reclassification(run_id=run.pk)
+        after_reclassification(run_id=run.pk)
     return run
 
 
