@@ -97,7 +97,9 @@ def worker_queue(worker_broker, transactional_db, django_db_serialized_rollback,
             cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT,
         )  # fmt: skip
     try:
-        yield Celery(broker=worker_broker), queue, log
+        # Not the current app: shared tasks (the nightly canvas) would otherwise resolve to this
+        # broker-only app, without a result backend, in every later test of the session.
+        yield Celery(broker=worker_broker, set_as_current=False), queue, log
     finally:
         process.terminate()
         try:
