@@ -20,9 +20,7 @@ class CustomerQuerySet(models.QuerySet):
     def visible_to(self, user):
         """The customers this user may see: all of them, unless the office lets staff see only
         the customers they advise (OfficeSettings); the owner always sees the whole book."""
-        if sees_whole_book(user):
-            return self
-        return self.filter(advisor_id=user.pk)
+        return self.filter(visible_q(user))
 
     def restricted(self):
         """Customers whose data is only stored until the retention duty ends (Art. 18 DSGVO)."""
@@ -65,6 +63,14 @@ class CustomerQuerySet(models.QuerySet):
         )
 
 
+def visible_q(user, to_customer: str = "") -> Q:
+    """The rule of CustomerQuerySet.visible_to as a Q, for any model that reaches the customer
+    through `to_customer` (e.g. "customer__"): nothing to filter when the user sees the whole book."""
+    if sees_whole_book(user):
+        return Q()
+    return Q(**{f"{to_customer}advisor_id": user.pk})
+
+
 def sees_whole_book(user) -> bool:
     """Whether `user` sees every customer. The office setting is read once per user object
     (that is, once per request)."""
@@ -103,9 +109,7 @@ class ContractQuerySet(models.QuerySet):
 
     def visible_to(self, user):
         """Contracts of the customers this user may see (CustomerQuerySet.visible_to)."""
-        if sees_whole_book(user):
-            return self
-        return self.filter(customer__advisor_id=user.pk)
+        return self.filter(visible_q(user, "customer__"))
 
     def due_within(self, days: int, today: dt.date):
         """Renewal worklist: Hauptfälligkeit or cancellation deadline within `days` days.

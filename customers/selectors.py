@@ -16,6 +16,7 @@ from brokercrm.accounts.models import User
 
 from .filters import ContractFilter, CustomerFilter
 from .models import Activity, CommissionBooking, Contract, Customer, MarketingConsent
+from .querysets import visible_q
 
 TIMELINE_LIMIT = 50
 REFERRALS_LIMIT = 50
@@ -217,6 +218,4 @@ def contract_with_booking_count(*, user: User | None = None) -> QuerySet[Contrac
 
 
 def consent_queryset(*, user: User | None = None) -> QuerySet[MarketingConsent]:
-    return MarketingConsent.objects.filter(customer__in=Customer.objects.visible_to(user)).select_related(
-        "customer"
-    )
+    return MarketingConsent.objects.filter(visible_q(user, "customer__")).select_related("customer")

@@ -358,8 +358,12 @@ class OfficeSettingsView(PermissionRequiredMixin, FormView):
     form_class = OfficeSettingsForm
     template_name = "customers/officesettings_form.html"
 
+    @cached_property
+    def office(self) -> OfficeSettings:
+        return OfficeSettings.load()
+
     def get_form_kwargs(self):
-        return {**super().get_form_kwargs(), "instance": OfficeSettings.load()}
+        return {**super().get_form_kwargs(), "instance": self.office}
 
     def form_valid(self, form):
         services.office_settings_update(
@@ -370,6 +374,5 @@ class OfficeSettingsView(PermissionRequiredMixin, FormView):
         return redirect("customers:office_settings")
 
     def get_context_data(self, **kwargs):
-        office = OfficeSettings.load()
-        history = office.history.select_related("history_user").order_by("-history_date")[:20]
+        history = self.office.history.select_related("history_user").order_by("-history_date")[:20]
         return super().get_context_data(history=history, **kwargs)

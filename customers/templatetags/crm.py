@@ -25,7 +25,8 @@ def money(value, decimals: int = 2) -> str:
 
 def money_formatter(decimals: int = 2) -> Callable[[Any], str]:
     """`money` for many values at once (list rows): the active locale's separators are looked
-    up once instead of per value. Gives the same text as `money`."""
+    up once instead of per value. Gives the same text as `money` for amounts with at most
+    `decimals` places (the money columns); `money` cuts further places, this rounds them."""
     separators = str.maketrans({",": get_format("THOUSAND_SEPARATOR"), ".": get_format("DECIMAL_SEPARATOR")})
 
     def format_money(value) -> str:
