@@ -370,7 +370,7 @@ def _abandon_other_unfinished_runs(as_of: dt.date) -> None:
         return
     ReclassificationRun.objects.filter(pk__in=stale).update(status=RunStatus.ABANDONED)
     with connection.cursor() as cursor:
-        for table in ("segmentation_runrevenue", "segmentation_runfigure"):
+        for table in RUN_SCRATCH_TABLES:
             cursor.execute(f"DELETE FROM {table} WHERE run_id IN ({', '.join(['%s'] * len(stale))})", stale)
 
 
@@ -606,7 +606,26 @@ def reclassification_finish(*, run_id: int) -> ReclassificationRun:
         run.status = RunStatus.FINISHED
         run.finished_at = timezone.now()
         run.save()
+    vacuum_run_scratch()
     return run
+
+
+RUN_SCRATCH_TABLES = ("segmentation_runrevenue", "segmentation_runfigure")
+
+
+def vacuum_run_scratch() -> bool:
+    """A run writes a revenue row per customer (and, for quantile or Pareto thresholds, a figures
+    row) and deletes them when it finishes. On PostgreSQL the dead rows are vacuumed away at once,
+    so the next run writes into reused pages instead of a table and index grown by every night
+    before (autovacuum may not have come round; measured at 100k: the ledger pass and the chunks
+    slowed by a third after eight runs). VACUUM cannot run inside a transaction: inside one
+    (a test, an outer atomic block) nothing happens. Returns whether it vacuumed."""
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        return False
+    with connection.cursor() as cursor:
+        for table in RUN_SCRATCH_TABLES:
+            cursor.execute(f"VACUUM {table}")
+    return True
 
 
 def reclassification_fail(*, run_id: int, error: str) -> None:

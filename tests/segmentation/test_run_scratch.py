@@ -1,0 +1,47 @@
+"""The run's scratch rows (revenue per customer) are deleted when it finishes and, on PostgreSQL,
+vacuumed away at once, so night after night the ledger pass writes into reused pages. In CI this
+fails (never skips) without PostgreSQL."""
+
+import datetime as dt
+
+import pytest
+from django.db import connection, transaction
+
+from segmentation import services
+from segmentation.models import ReclassificationRun, RunStatus
+from tests.segmentation.factories import build_book
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+AS_OF = dt.date(2026, 6, 30)
+
+
+def last_vacuum(table: str):
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute("SELECT last_vacuum FROM pg_stat_user_tables WHERE relname = %s", [table])
+        return cursor.fetchone()[0]
+
+
+def scratch_rows() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT COUNT(*) FROM segmentation_runrevenue")
+        return cursor.fetchone()[0]
+
+
+def test_a_finished_run_leaves_no_scratch_rows_and_vacuums_them(require_postgres):
+    build_book(60)
+    before = last_vacuum("segmentation_runrevenue")
+    for day in (AS_OF, AS_OF + dt.timedelta(days=1)):
+        run = services.reclassification_run(as_of=day, chunk_size=20, followup=False)
+        assert run.status == RunStatus.FINISHED
+        assert scratch_rows() == 0
+        vacuumed = last_vacuum("segmentation_runrevenue")
+        assert vacuumed is not None and (before is None or vacuumed > before)
+        before = vacuumed
+    assert ReclassificationRun.objects.filter(status=RunStatus.FINISHED).count() == 2
+
+
+def test_no_vacuum_inside_a_transaction(require_postgres):
+    with transaction.atomic():
+        assert services.vacuum_run_scratch() is False
+    assert services.vacuum_run_scratch() is True
