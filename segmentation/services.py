@@ -50,6 +50,8 @@ CHUNK_SIZE = 10_000
 
 # PostgreSQL work_mem for the one pass over the ledger (per hash node, x hash_mem_multiplier).
 REVENUE_WORK_MEM = "256MB"
+# A run's scratch rows (revenue and, for quantile/Pareto thresholds, figures per customer).
+RUN_SCRATCH_TABLES = ("segmentation_runrevenue", "segmentation_runfigure")
 
 Progress = Callable[[int, int], None]
 
@@ -601,16 +603,13 @@ def reclassification_finish(*, run_id: int) -> ReclassificationRun:
         run.transitions = dict(sorted(transitions.items()))
         run.class_summary = class_summary()
         with connection.cursor() as cursor:
-            cursor.execute("DELETE FROM segmentation_runfigure WHERE run_id = %s", [run.pk])
-            cursor.execute("DELETE FROM segmentation_runrevenue WHERE run_id = %s", [run.pk])
+            for table in RUN_SCRATCH_TABLES:
+                cursor.execute(f"DELETE FROM {table} WHERE run_id = %s", [run.pk])
         run.status = RunStatus.FINISHED
         run.finished_at = timezone.now()
         run.save()
     vacuum_run_scratch()
     return run
-
-
-RUN_SCRATCH_TABLES = ("segmentation_runrevenue", "segmentation_runfigure")
 
 
 def vacuum_run_scratch() -> bool:
