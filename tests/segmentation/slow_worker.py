@@ -9,8 +9,11 @@ environment (nothing in product code changes).
   kills it (SIGKILL). So the kill happens at the same place every time, not where a sleep
   happened to end.
 - SEG_TEST_VISIBILITY_TIMEOUT (seconds): Redis redelivers a message that a worker took but
-  never acknowledged after this long (production: settings.CELERY_BROKER_TRANSPORT_OPTIONS);
-  a restarted worker sweeps for such messages when it starts.
+  never acknowledged after this long (production: settings.CELERY_BROKER_TRANSPORT_OPTIONS).
+  A worker sweeps for such messages when it starts and then, here, every second: kombu's
+  default sweeps on every tenth 10-second tick (100 s), so a message taken by the killed worker
+  less than the timeout before the new worker's first sweep came back only after 100 s (seen
+  in CI: the test's 90 s wait ran out).
 
 Started as `python -m celery -A tests.segmentation.slow_worker worker ...`."""
 
@@ -52,6 +55,8 @@ if os.environ.get("SEG_TEST_VISIBILITY_TIMEOUT"):
     app.conf.broker_transport_options = {
         **(app.conf.broker_transport_options or {}),
         "visibility_timeout": float(os.environ["SEG_TEST_VISIBILITY_TIMEOUT"]),
+        "unacked_restore_interval": 1,
+        "unacked_restore_throttle": 1,
     }
 
 
