@@ -135,3 +135,36 @@ def load_average() -> str:
         return " ".join(f"{x:.2f}" for x in os.getloadavg())
     except OSError:
         return "?"
+
+
+@contextlib.contextmanager
+def statement_profile(out=sys.stdout, top: int = 15):
+    """Time every statement Django's connection runs inside the block, grouped by its shape
+    (the SQL with numbers and id lists folded), and print the groups that took longest — where
+    a run spends its time, without guessing."""
+    from django.db import connection
+
+    totals: dict[str, list[float]] = {}
+
+    def shape(statement: str) -> str:
+        folded = re.sub(r"\(\s*\d+(?:\s*,\s*\d+)*\s*\)", "(…)", statement)
+        folded = re.sub(r"\b\d+\b", "N", folded)
+        return " ".join(folded.split())
+
+    def wrapper(execute, statement, params, many, context):
+        started = time.perf_counter()
+        try:
+            return execute(statement, params, many, context)
+        finally:
+            entry = totals.setdefault(shape(statement), [0.0, 0])
+            entry[0] += time.perf_counter() - started
+            entry[1] += 1
+
+    with connection.execute_wrapper(wrapper):
+        yield totals
+    total = sum(seconds for seconds, _ in totals.values())
+    print(
+        f"  statements: {sum(n for _, n in totals.values()):,}, {total:.2f} s; the slowest shapes:", file=out
+    )
+    for statement, (seconds, count) in sorted(totals.items(), key=lambda kv: -kv[1][0])[:top]:
+        print(f"  {seconds:8.2f} s {count:6,}x  {statement[:150]}", file=out)

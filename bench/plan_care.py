@@ -30,6 +30,7 @@ Printed: seconds, tasks created per second, planning / baseline (target <= 0.5),
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import inspect
 import os
@@ -49,6 +50,7 @@ from django.core.management import call_command  # noqa: E402
 from django.db import OperationalError, connection, transaction  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
+from bench._common import statement_profile  # noqa: E402
 from bench.reclassify import BASELINE_SETTINGS, BASELINE_SQL  # noqa: E402
 from customers import gdv  # noqa: E402
 from customers.models import Customer  # noqa: E402
@@ -254,6 +256,11 @@ def main() -> None:
         help="keep the planned book: steps 3-8 for the night after the last planning run",
     )
     parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="print where the nightly planning spends its time, per statement",
+    )
+    parser.add_argument(
         "--baseline-timeout", type=int, default=600, help="seconds before the baseline is stopped"
     )
     args = parser.parse_args()
@@ -306,7 +313,8 @@ def main() -> None:
     print(f"5. reclassification job {night}: {job_text}; then {moved:,} customers moved class", flush=True)
     analyze()
     print(f"6. statistics refreshed; {load()}", flush=True)
-    nightly, nightly_s, nightly_cpu = measured(lambda: care_tasks_plan(as_of=night))
+    with statement_profile() if args.profile else contextlib.nullcontext():
+        nightly, nightly_s, nightly_cpu = measured(lambda: care_tasks_plan(as_of=night))
     print(
         f"7. nightly planning {night}: {nightly.created:,} created, {nightly.cancelled:,} cancelled, "
         f"{nightly.channel_changes:,} channel changes, {nightly.customers:,} customers planned in {nightly_s:.2f} s",
