@@ -64,6 +64,7 @@ WORK_MEM = "64MB"
 # Temporary tables of one chunk.
 CUSTOMERS = "care_plan_customers"
 CONSENTS = "care_plan_consents"
+CONTRACTS = "care_plan_contracts"
 GAP_SUMS = "care_plan_gap_sums"
 GAPS = "care_plan_gaps"
 OPEN_TASKS = "care_plan_open_tasks"
@@ -235,7 +236,7 @@ class Planner:
         changed = sum(self._execute(sql) for sql in self.consent_statements(chunk))
         created = sum(self._execute(sql) for sql in self.insert_statements(chunk))
         self._execute(self.state_statement(chunk))
-        for table in (CUSTOMERS, CONSENTS, GAP_SUMS, GAPS, OPEN_TASKS):
+        for table in (CUSTOMERS, CONSENTS, CONTRACTS, GAP_SUMS, GAPS, OPEN_TASKS):
             self._execute(f"DROP TABLE IF EXISTS {table}")
         return cancelled, created, changed
 
@@ -263,21 +264,34 @@ class Planner:
         scattered ids of an incremental run that read every customer of the class, per chunk
         and statement (measured at 1,000,000 customers: 1.3 million rows for 6,700, 2.5 s a
         statement), so a night's run grew with the square of the book."""
-        return self._create_temporary(
-            CUSTOMERS,
-            f"""SELECT c.id AS id, c.segment AS segment, c.status AS status, c.segment_since AS segment_since,
+        return (
+            self._create_temporary(
+                CUSTOMERS,
+                f"""SELECT c.id AS id, c.segment AS segment, c.status AS status, c.segment_since AS segment_since,
                 c.birth_date AS birth_date, c.biggest_gap_id AS biggest_gap_id,
                 c.restricted_at AS restricted_at, c.advisor_id AS advisor_id
             FROM {self.t["customer"]} c WHERE {chunk.sql("c.id")}""",
-            "id",
-        ) + self._create_temporary(
-            # The consents in force on the run date (one per customer and channel). Probed per
-            # task row; probing the consent table itself with the chunk's id list as an index
-            # condition re-read the list on every probe (0.1 ms a row, most of an insert).
-            CONSENTS,
-            f"""SELECT mc.customer_id AS customer_id, mc.channel AS channel FROM {self.t["consent"]} mc
+                "id",
+            )
+            + self._create_temporary(
+                # The consents in force on the run date (one per customer and channel). Probed per
+                # task row; probing the consent table itself with the chunk's id list as an index
+                # condition re-read the list on every probe (0.1 ms a row, most of an insert).
+                CONSENTS,
+                f"""SELECT mc.customer_id AS customer_id, mc.channel AS channel FROM {self.t["consent"]} mc
             WHERE {chunk.sql("mc.customer_id")} AND mc.withdrawn_on IS NULL AND mc.granted_on <= %(as_of)s""",
-            "customer_id, channel",
+                "customer_id, channel",
+            )
+            + self._create_temporary(
+                # The contracts in force on the run date, for the same reason (and read once).
+                CONTRACTS,
+                f"""SELECT k.id AS id, k.customer_id AS customer_id, k.main_due_date AS main_due_date,
+                k.end_date AS end_date
+            FROM {self.t["contract"]} k
+            WHERE {chunk.sql("k.customer_id")} AND k.status IN {_ACTIVE_CONTRACT}
+              AND (k.end_date IS NULL OR k.end_date > %(as_of)s)""",
+                "customer_id",
+            )
         )
 
     def gap_statements(self, chunk: Chunk) -> list[str]:
@@ -332,8 +346,7 @@ class Planner:
             JOIN {CUSTOMERS} c ON c.id = o.customer_id
             JOIN {t["activity"]} a ON a.id = o.activity_id
             JOIN {t["level"]} sl ON sl.id = a.service_level_id
-            LEFT JOIN {t["contract"]} k ON k.id = o.contract_id AND {chunk.sql("k.customer_id")}
-                AND k.status IN {_ACTIVE_CONTRACT} AND (k.end_date IS NULL OR k.end_date > %(as_of)s)
+            LEFT JOIN {CONTRACTS} k ON k.id = o.contract_id
             LEFT JOIN {GAPS} g ON g.customer_id = o.customer_id AND g.activity_id = o.activity_id
                 AND g.lob_id = o.line_of_business_id
             LEFT JOIN {CONSENTS} mc ON mc.customer_id = o.customer_id AND mc.channel = o.channel
@@ -460,10 +473,8 @@ class Planner:
         FROM ({years}) b"""
 
     def _before_main_due(self, chunk: Chunk) -> str:
-        d, t = self.d, self.t
-        joins = f"""JOIN {t["contract"]} k ON k.customer_id = c.id AND {chunk.sql("k.customer_id")}
-            AND k.status IN {_ACTIVE_CONTRACT}
-            AND (k.end_date IS NULL OR k.end_date > %(as_of)s)"""
+        d = self.d
+        joins = f"JOIN {CONTRACTS} k ON k.customer_id = c.id"
         # The Hauptfälligkeit must lie on or after the threshold: the run date + N weeks.
         inner = f"""SELECT c.id AS customer_id, a.id AS activity_id, k.id AS contract_id,
             a.weeks_before * 7 AS wd, {d.month("k.main_due_date")} AS hm, {d.day("k.main_due_date")} AS hd,
@@ -520,8 +531,7 @@ class Planner:
                   AND o.occurrence >= %(as_of)s AND {chunk.sql("o.customer_id")}) x
             WHERE x.d > %(as_of)s
             UNION ALL
-            SELECT k.customer_id, k.end_date FROM {t["contract"]} k
-            WHERE k.status IN {_ACTIVE_CONTRACT} AND k.end_date > %(as_of)s AND {chunk.sql("k.customer_id")}
+            SELECT k.customer_id, k.end_date FROM {CONTRACTS} k WHERE k.end_date > %(as_of)s
             UNION ALL
             SELECT mc.customer_id, mc.granted_on FROM {t["consent"]} mc
             WHERE mc.granted_on > %(as_of)s AND {chunk.sql("mc.customer_id")}
