@@ -358,6 +358,10 @@ class CareTask(models.Model):
         on_delete=models.PROTECT,
         related_name="tasks",
         db_constraint=False,
+        # No index of its own: planning writes hundreds of thousands of rows a night and every
+        # index costs each of them; open tasks of an activity are found through the worklist's
+        # partial indexes, and only deleting an activity (admin; PROTECT) reads all its tasks.
+        db_index=False,
     )
     contract = models.ForeignKey(
         "customers.Contract",
