@@ -325,7 +325,7 @@ class CareTask(models.Model):
 
     Planning inserts hundreds of thousands of rows a night, so the table keeps few indexes: the
     two keys, the worklist's and the workload's partial indexes, and the foreign keys that are
-    searched (customer, activity, contract). The columns planning writes (customer, activity,
+    searched (customer, contract). The columns planning writes (customer, activity,
     contract, line of business, assignee) have no database foreign key: planning inserts them
     from joins with the rows they point to, and Django enforces on_delete; the per-row checks
     of database foreign keys cost as much as the insert itself (measured on PostgreSQL, as the
