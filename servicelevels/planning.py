@@ -654,8 +654,12 @@ def dirty_customer_ids(*, as_of: dt.date, since: dt.datetime, component_id: int)
         }
         with transaction.atomic():
             if connection.vendor == "postgresql":
-                # The book-wide joins and the gap-count aggregate hash in memory.
                 cursor.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
+                # Customers, their planning state and the gap-row counts are all in customer-id
+                # order in their primary keys / the component key: merged in that order instead
+                # of hashing a million rows each (measured at 1M: 2.2 s instead of 4.7 s).
+                cursor.execute("SET LOCAL enable_hashjoin = off")
+                cursor.execute("SET LOCAL enable_hashagg = off")
             cursor.execute(dirty_customers_sql(), params)
             return sorted(row[0] for row in cursor.fetchall())
 
