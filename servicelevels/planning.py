@@ -68,6 +68,7 @@ CONTRACTS = "care_plan_contracts"
 GAP_SUMS = "care_plan_gap_sums"
 GAPS = "care_plan_gaps"
 OPEN_TASKS = "care_plan_open_tasks"
+CHUNK_TABLES = (CUSTOMERS, CONSENTS, CONTRACTS, GAP_SUMS, GAPS, OPEN_TASKS)
 # Occurrence of gap work for customers without a known class entry date: once, ever.
 GAP_EPOCH = dt.date(2000, 1, 1)
 
@@ -215,9 +216,9 @@ class Planner:
     def run_chunk(self, chunk: Chunk) -> tuple[int, int, int]:
         """Cancel, re-check consent and plan one chunk: (cancelled, created, channel changes).
 
-        Small temporary tables with fresh statistics carry the chunk's qualifying
-        gap work and a snapshot of its open tasks with what must happen to each, so the open
-        tasks are read once and no plan depends on the statistics of the big tables that the
+        Small temporary tables with fresh statistics carry the chunk's customers, their
+        consents and contracts in force, the qualifying gap work and a snapshot of the open
+        tasks with what must happen to each, so each is read once and no plan depends on the statistics of the big tables that the
         reclassification or this run itself just rewrote. (With stale statistics, e.g. an
         "empty" component or task table, PostgreSQL chose nested loops over unindexed inner
         sides that took minutes.) A temporary table rolls back with its chunk's transaction."""
@@ -229,14 +230,14 @@ class Planner:
             # of a fraction of a second (measured: the planning-state upsert, 5,000 ids, 128 s
             # with two workers, 0.4 s without).
             self._execute("SET LOCAL max_parallel_workers_per_gather = 0")
-        self._temporary(self.customer_statements(chunk))
+        self._temporary(self.chunk_row_statements(chunk))
         self._temporary(self.gap_statements(chunk))
         self._temporary(self.open_task_statements(chunk))
         cancelled = sum(self._execute(sql) for sql in self.cancel_statements(chunk))
         changed = sum(self._execute(sql) for sql in self.consent_statements(chunk))
         created = sum(self._execute(sql) for sql in self.insert_statements(chunk))
         self._execute(self.state_statement(chunk))
-        for table in (CUSTOMERS, CONSENTS, CONTRACTS, GAP_SUMS, GAPS, OPEN_TASKS):
+        for table in CHUNK_TABLES:
             self._execute(f"DROP TABLE IF EXISTS {table}")
         return cancelled, created, changed
 
@@ -257,9 +258,9 @@ class Planner:
             statements.append(f"ANALYZE {name}")  # fresh statistics
         return statements
 
-    def customer_statements(self, chunk: Chunk) -> list[str]:
-        """The chunk's customers with the columns planning reads; every later statement joins
-        this table instead of the customer table. Joined to the catalogue by class, the customer
+    def chunk_row_statements(self, chunk: Chunk) -> list[str]:
+        """The chunk's customers with the columns planning reads, and their consents and
+        contracts in force; every later statement joins these tables instead of the big ones. Joined to the catalogue by class, the customer
         table was read through its class index with the chunk's id list as a filter: for the
         scattered ids of an incremental run that read every customer of the class, per chunk
         and statement (measured at 1,000,000 customers: 1.3 million rows for 6,700, 2.5 s a
@@ -377,15 +378,15 @@ class Planner:
 
     def insert_statements(self, chunk: Chunk) -> list[str]:
         cores = [
-            self._on_entry(chunk),
-            self._every_n_months(chunk),
-            self._birthday(chunk),
-            self._before_main_due(chunk),
-            self._per_gap(chunk),
+            self._on_entry(),
+            self._every_n_months(),
+            self._birthday(),
+            self._before_main_due(),
+            self._per_gap(),
         ]
-        return [self._insert(core, chunk) for core in cores]
+        return [self._insert(core) for core in cores]
 
-    def _insert(self, core: str, chunk: Chunk) -> str:
+    def _insert(self, core: str) -> str:
         # A series that has an open task, and an occurrence already planned, are skipped by the
         # two partial unique keys (ON CONFLICT DO NOTHING), not by a NOT EXISTS: the executor
         # probes the unique indexes row by row, whereas an anti join would be planned from the
@@ -407,7 +408,7 @@ class Planner:
         LEFT JOIN {CONSENTS} mc ON mc.customer_id = p.customer_id AND mc.channel = p.channel
         {d.on_conflict}"""
 
-    def _base(self, kind: str, chunk: Chunk, joins: str = "", scope: str = "0") -> str:
+    def _base(self, kind: str, joins: str = "", scope: str = "0") -> str:
         t = self.t
         return f"""FROM {CUSTOMERS} c
             JOIN {t["level"]} sl ON sl.segment = c.segment
@@ -426,21 +427,21 @@ class Planner:
     def _leap(self, y: str) -> str:
         return f"(({y} %% 4 = 0 AND {y} %% 100 <> 0) OR {y} %% 400 = 0)"
 
-    def _on_entry(self, chunk: Chunk) -> str:
+    def _on_entry(self) -> str:
         d = self.d
         return f"""SELECT c.id AS customer_id, a.id AS activity_id, CAST(NULL AS bigint) AS contract_id,
             CAST(NULL AS bigint) AS lob_id, 0 AS scope_key, c.segment_since AS occurrence,
             {d.add_days("c.segment_since", "a.days_after")} AS due_date, {self._CARRY}
-        {self._base(Recurrence.ON_ENTRY, chunk)}
+        {self._base(Recurrence.ON_ENTRY)}
           AND c.segment_since IS NOT NULL AND c.segment_since >= %(entry_from)s"""
 
-    def _every_n_months(self, chunk: Chunk) -> str:
+    def _every_n_months(self) -> str:
         d = self.d
         anchor = "COALESCE(c.segment_since, %(as_of)s)"
         inner = f"""SELECT c.id AS customer_id, a.id AS activity_id, a.interval_months AS n,
             {d.year(anchor)} * 12 + {d.month(anchor)} - 1 AS ai,
             {d.least(d.day(anchor), "28")} AS dd, {self._CARRY}
-        {self._base(Recurrence.EVERY_N_MONTHS, chunk)}"""
+        {self._base(Recurrence.EVERY_N_MONTHS)}"""
         # k0 = the first step whose month is not before the run's month; one more when that
         # step falls in the run's month but before the run's day; at least one step.
         k0 = f"(({d.greatest('%(bi)s - s.ai', '0')} + s.n - 1) / s.n)"
@@ -459,11 +460,11 @@ class Planner:
         clamped = f"CASE WHEN {m} = 2 AND {day} = 29 AND NOT {self._leap(y)} THEN 28 ELSE {day} END"
         return self.d.make_date(y, m, clamped)
 
-    def _birthday(self, chunk: Chunk) -> str:
+    def _birthday(self) -> str:
         d = self.d
         inner = f"""SELECT c.id AS customer_id, a.id AS activity_id,
             {d.month("c.birth_date")} AS bm, {d.day("c.birth_date")} AS bd, {self._CARRY}
-        {self._base(Recurrence.BIRTHDAY, chunk)} AND c.birth_date IS NOT NULL"""
+        {self._base(Recurrence.BIRTHDAY)} AND c.birth_date IS NOT NULL"""
         years = f"""SELECT s.*, %(as_year)s + CASE WHEN s.bm * 100 + s.bd >= %(as_md)s THEN 0 ELSE 1 END AS y
         FROM ({inner}) s"""
         due = self._anniversary("b.y", "b.bm", "b.bd")
@@ -472,14 +473,14 @@ class Planner:
             b.performer, b.channel, b.marketing, b.advisor_id
         FROM ({years}) b"""
 
-    def _before_main_due(self, chunk: Chunk) -> str:
+    def _before_main_due(self) -> str:
         d = self.d
         joins = f"JOIN {CONTRACTS} k ON k.customer_id = c.id"
         # The Hauptfälligkeit must lie on or after the threshold: the run date + N weeks.
         inner = f"""SELECT c.id AS customer_id, a.id AS activity_id, k.id AS contract_id,
             a.weeks_before * 7 AS wd, {d.month("k.main_due_date")} AS hm, {d.day("k.main_due_date")} AS hd,
             {d.add_days("%(as_of)s", "a.weeks_before * 7")} AS th, {self._CARRY}
-        {self._base(Recurrence.BEFORE_MAIN_DUE, chunk, joins, scope="k.id")}"""
+        {self._base(Recurrence.BEFORE_MAIN_DUE, joins, scope="k.id")}"""
         years = f"""SELECT s.*, {d.year("s.th")} + CASE WHEN s.hm * 100 + s.hd
                 >= {d.month("s.th")} * 100 + {d.day("s.th")} THEN 0 ELSE 1 END AS y
         FROM ({inner}) s"""
@@ -489,13 +490,13 @@ class Planner:
             f.performer, f.channel, f.marketing, f.advisor_id
         FROM ({dues}) f"""
 
-    def _per_gap(self, chunk: Chunk) -> str:
+    def _per_gap(self) -> str:
         d = self.d
         joins = f"JOIN {GAPS} g ON g.customer_id = c.id AND g.activity_id = a.id"
         return f"""SELECT c.id AS customer_id, a.id AS activity_id, CAST(NULL AS bigint) AS contract_id,
             g.lob_id AS lob_id, g.lob_id AS scope_key, COALESCE(c.segment_since, %(epoch)s) AS occurrence,
             {d.add_days("%(as_of)s", "a.days_after")} AS due_date, {self._CARRY}
-        {self._base(Recurrence.PER_GAP, chunk, joins, scope="g.lob_id")}"""
+        {self._base(Recurrence.PER_GAP, joins, scope="g.lob_id")}"""
 
     # -- the planning state of the chunk's customers -----------------------------------------
 
