@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 
-from django.db import transaction
+from django.conf import settings
+from django.db import connection, connections, transaction
 from django.db.models import Max, Min
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -113,14 +115,8 @@ def care_tasks_plan(
             ids = dirty_customer_ids(as_of=as_of, since=last.started_at, component_id=last.component_id)
             chunks, sizes, total = _list_chunks(ids)
     result = PlanResult(full=is_full)
-    done = 0
-    for chunk, size in zip(chunks, sizes, strict=True):
-        with transaction.atomic():
-            cancelled, created, changed = planner.run_chunk(chunk)
+    for cancelled, created, changed in _run_chunks(planner, chunks, sizes, total, progress):
         result += PlanResult(created=created, cancelled=cancelled, channel_changes=changed)
-        done += size
-        if progress is not None:
-            progress(done, total)
     result.customers = total
     if run is not None:
         if is_full:
@@ -130,6 +126,62 @@ def care_tasks_plan(
         run.customers, run.created, run.cancelled = total, result.created, result.cancelled
         run.save(update_fields=["finished_at", "customers", "created", "cancelled"])
     return result
+
+
+def plan_connections(chunks: int) -> int:
+    """How many database connections plan the chunks of a run at once.
+
+    `settings.CARE_PLAN_CONNECTIONS` on PostgreSQL, where the chunks (disjoint customers: no
+    two touch the same task or state row) run in threads with a connection and transaction
+    each; one on SQLite (a single writer) and inside a caller's transaction, whose rows other
+    connections would not see."""
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        return 1
+    return max(1, min(int(settings.CARE_PLAN_CONNECTIONS), chunks))
+
+
+def _plan_chunk(planner: Planner, chunk: Chunk) -> tuple[int, int, int]:
+    with transaction.atomic():
+        return planner.run_chunk(chunk)
+
+
+def _plan_chunk_in_thread(planner: Planner, chunk: Chunk) -> tuple[int, int, int]:
+    try:
+        return _plan_chunk(planner, chunk)
+    finally:
+        connections.close_all()  # this thread's connection, not the caller's
+
+
+def _run_chunks(
+    planner: Planner, chunks: list[Chunk], sizes: list[int], total: int, progress: Progress | None
+):
+    """Yield (cancelled, created, channel changes) per chunk, each chunk in a transaction of its
+    own; `progress` is called from the caller's thread as chunks finish. When a chunk fails, the
+    chunks not started yet are dropped and the error is raised (the chunks done are committed;
+    the run is not marked finished, so the next run plans from the last finished one)."""
+    done = 0
+    workers = plan_connections(len(chunks))
+    if workers == 1:
+        for chunk, size in zip(chunks, sizes, strict=True):
+            yield _plan_chunk(planner, chunk)
+            done += size
+            if progress is not None:
+                progress(done, total)
+        return
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="care-plan") as pool:
+        futures = {
+            pool.submit(_plan_chunk_in_thread, planner, chunk): size
+            for chunk, size in zip(chunks, sizes, strict=True)
+        }
+        try:
+            for future in as_completed(futures):
+                yield future.result()
+                done += futures[future]
+                if progress is not None:
+                    progress(done, total)
+        finally:
+            for future in futures:
+                future.cancel()
 
 
 def care_tasks_plan_enqueue(*, as_of: dt.date, customer_ids: Iterable[int] | None = None) -> None:
