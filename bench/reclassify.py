@@ -228,7 +228,9 @@ def _child(as_of: dt.date, chunk_size: int, workers: int, repeat: int) -> dict:
     def job_on_workers(day: dt.date) -> tuple[float, object]:
         """The production shape: dispatch to the Celery workers, wait for the finish task."""
         started = time.perf_counter()
-        run = services.reclassification_dispatch(as_of=day, chunk_size=chunk_size)
+        # Without the follow-up (care planning, #4's cost), like the in-process job: it would
+        # run on the worker after the measured run and overlap the next measurement.
+        run = services.reclassification_dispatch(as_of=day, chunk_size=chunk_size, followup=False)
         while True:
             run.refresh_from_db()
             if run.status in ("finished", "failed"):

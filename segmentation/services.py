@@ -742,16 +742,20 @@ def reclassification_dispatch(
     by: User | None = None,
     trigger: str = ReclassificationRun.Trigger.SCHEDULE,
     chunk_size: int = CHUNK_SIZE,
+    followup: bool = True,
 ) -> ReclassificationRun:
     """Starts (or resumes) the run and hands its chunks to the Celery workers: a chord of chunk
-    tasks (two chords for a two-pass run, with the thresholds between), then the finish task.
+    tasks (two chords for a two-pass run, with the thresholds between), then the finish task
+    and, unless ``followup=False`` (see `reclassification_run`), the follow-up task.
     Without a broker, runs in-process."""
     if runs_in_process():
-        return reclassification_run(as_of=as_of, by=by, trigger=trigger, chunk_size=chunk_size)
+        return reclassification_run(
+            as_of=as_of, by=by, trigger=trigger, chunk_size=chunk_size, followup=followup
+        )
     run = reclassification_start(as_of=as_of, chunk_size=chunk_size, by=by, trigger=trigger)
     from . import tasks
 
-    transaction.on_commit(lambda: tasks.workflow(run.pk).apply_async())
+    transaction.on_commit(lambda: tasks.workflow(run.pk, followup=followup).apply_async())
     return run
 
 

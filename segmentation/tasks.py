@@ -79,9 +79,10 @@ def reclassify_followup(run_id: int) -> None:
     after_reclassification(run_id=run_id)
 
 
-def workflow(run_id: int) -> Signature:
+def workflow(run_id: int, *, followup: bool = True) -> Signature:
     """The run's pending work as a canvas: revenue → [chord(phase-1 chunks) → thresholds →]
-    chord(chunks) → finish. Steps already done are left out or return at once (a resumed run)."""
+    chord(chunks) → finish → follow-up (unless ``followup=False``). Steps already done are left
+    out or return at once (a resumed run)."""
     pending: dict[int, list[int]] = {}
     for chunk_id, phase in (
         RunChunk.objects.filter(run_id=run_id, done_at__isnull=True)
@@ -97,5 +98,6 @@ def workflow(run_id: int) -> Signature:
         if pending.get(phase):
             steps.append(group(reclassify_chunk.si(run_id, chunk_id) for chunk_id in pending[phase]))
     steps.append(reclassify_finish.si(run_id))
-    steps.append(reclassify_followup.si(run_id))
+    if followup:
+        steps.append(reclassify_followup.si(run_id))
     return chain(*steps)

@@ -74,6 +74,35 @@ def test_workflow_is_chunks_then_thresholds_then_chunks_then_finish_then_followu
     ]
 
 
+def test_workflow_without_followup_ends_with_the_finish_task():
+    """What the benchmark dispatches: the reclassification alone, no care planning after it."""
+    from segmentation import services
+
+    build_book(6)
+    run = services.reclassification_start(as_of=dt.date(2026, 6, 30), chunk_size=5)
+
+    steps = _steps(tasks.workflow(run.pk, followup=False))
+
+    assert steps[0] == "segmentation.tasks.reclassify_revenue"
+    assert steps[-1] == "segmentation.tasks.reclassify_finish"
+    assert "segmentation.tasks.reclassify_followup" not in steps
+    assert _steps(tasks.workflow(run.pk))[-1] == "segmentation.tasks.reclassify_followup"
+
+
+def test_dispatch_without_followup_in_process_plans_no_care_tasks():
+    from segmentation import services
+    from servicelevels.models import CareTask, PlanningRun
+
+    build_book(6)
+
+    run = services.reclassification_dispatch(as_of=dt.date(2026, 6, 30), followup=False)
+
+    assert run.status == "finished"
+    assert not PlanningRun.objects.exists() and not CareTask.objects.exists()
+    services.reclassification_dispatch(as_of=dt.date(2026, 7, 1))
+    assert PlanningRun.objects.filter(as_of=dt.date(2026, 7, 1)).exists()
+
+
 def _steps(sig) -> list:
     """The canvas as an ordered list: ("chunks", chunk ids) for a group/chord header, else task names."""
     from celery.canvas import _chain, _chord, group
