@@ -97,8 +97,18 @@ def insurer_choices() -> list[tuple[int, str]]:
     return list(Insurer.objects.order_by("name").values_list("pk", "name"))
 
 
+class _FieldsOfOneForm(dict):
+    """The base fields of a form class made for one FilterSet instance (`get_form_class`): its
+    filters made them just now for this form alone, so the form's deep copy of them (widgets,
+    ~350 choices of the Sparten selects) is skipped."""
+
+    def __deepcopy__(self, memo):
+        return dict(self)
+
+
 class ChoicesOnceMixin:
-    """Reads the choices of database-backed selects once per request (`choice_sources`)."""
+    """Reads the choices of database-backed selects once per request (`choice_sources`), and
+    builds the filter form without copying its freshly made fields again."""
 
     choice_sources: dict = {}
 
@@ -106,6 +116,13 @@ class ChoicesOnceMixin:
         super().__init__(*args, **kwargs)
         for name, source in self.choice_sources.items():
             self.filters[name].extra["choices"] = source()
+
+    def get_form_class(self):
+        # django-filter makes the form class per instance from `filter.field` of the instance's
+        # own (deep-copied) filters: the fields belong to this form only.
+        form_class = super().get_form_class()
+        form_class.base_fields = _FieldsOfOneForm(form_class.base_fields)
+        return form_class
 
 
 class CustomerFilter(ChoicesOnceMixin, django_filters.FilterSet):

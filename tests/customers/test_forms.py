@@ -299,3 +299,20 @@ def test_valid_clawback():
 
     assert form.is_valid(), form.errors
     assert form.cleaned_data["amount"] == Decimal("-44.50")
+
+
+def test_filter_forms_of_two_requests_share_no_field_or_widget():
+    """The filter form skips its deep copy of the fields (customers.filters): each FilterSet
+    makes its own, so an error marked on one request's form never shows on another's."""
+    from customers.filters import CustomerFilter
+
+    bad = CustomerFilter(data={"min_revenue": "viel", "status": "active"}, queryset=Customer.objects.all())
+    good = CustomerFilter(data={"status": "active"}, queryset=Customer.objects.all())
+
+    assert not bad.form.is_valid() and good.form.is_valid()
+    for name, field in bad.form.fields.items():
+        assert field is not good.form.fields[name]
+        assert field.widget is not good.form.fields[name].widget
+    assert "is-invalid" in bad.form.fields["min_revenue"].widget.attrs["class"]
+    assert "is-invalid" not in good.form.fields["min_revenue"].widget.attrs["class"]
+    assert "selected>" in str(good.form["status"]) and "is-invalid" not in str(good.form["min_revenue"])
