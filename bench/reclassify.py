@@ -497,9 +497,9 @@ def main() -> None:
         for key in ("first", "next_night"):
             line = (f"  {key:10}  baseline {r1[key]['baseline_s'] / r0[key]['baseline_s']:5.1f}x   "
                 f"job {r1[key]['job_s'] / r0[key]['job_s']:5.1f}x")  # fmt: skip
-        if "workers_s" in r0[key] and "workers_s" in r1[key]:
-            line += f"   job on workers {r1[key]['workers_s'] / r0[key]['workers_s']:5.1f}x"
-        print(line)
+            if "workers_s" in r0[key] and "workers_s" in r1[key]:
+                line += f"   job on workers {r1[key]['workers_s'] / r0[key]['workers_s']:5.1f}x"
+            print(line)
     c.RESULTS.mkdir(exist_ok=True)
     out = c.RESULTS / f"reclassify_{as_of.isoformat()}.json"
     saved = json.loads(out.read_text()) if out.exists() else {}  # other sizes measured earlier today
