@@ -168,3 +168,37 @@ def statement_profile(out=sys.stdout, top: int = 15):
     )
     for statement, (seconds, count) in sorted(totals.items(), key=lambda kv: -kv[1][0])[:top]:
         print(f"  {seconds:8.2f} s {count:6,}x  {statement[:150]}", file=out)
+
+
+def server_cpu() -> float | None:
+    """CPU seconds the PostgreSQL server on this host has used: the postmaster's children
+    (backends, parallel workers, background processes) alive now plus those that have exited
+    (the postmaster's cutime/cstime). The jobs run their chunks on several connections, so one
+    backend's CPU would miss most of it; background work (checkpoints, autovacuum) counts too. Far less sensitive than wall time to a shared machine;
+    None when the server is not local (or not readable)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW data_directory")
+        data_directory = cursor.fetchone()[0]
+    try:
+        postmaster = int(Path(data_directory, "postmaster.pid").read_text().split()[0])
+        clock = os.sysconf("SC_CLK_TCK")
+        fields = _stat(postmaster)
+        ticks = sum(int(fields[i]) for i in (11, 12, 13, 14))  # utime, stime, cutime, cstime
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    child = _stat(int(entry.name))
+                except OSError:
+                    continue  # exited meanwhile: counted in the postmaster's cutime/cstime
+                if int(child[1]) == postmaster:  # ppid
+                    ticks += int(child[11]) + int(child[12])
+    except (OSError, ValueError):
+        return None
+    return ticks / clock
+
+
+def _stat(pid: int) -> list[str]:
+    """/proc/<pid>/stat after the command name: field 0 is the state, 1 the ppid, 11/12 utime/stime."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()

@@ -50,7 +50,7 @@ from django.core.management import call_command  # noqa: E402
 from django.db import OperationalError, connection, transaction  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
-from bench._common import statement_profile  # noqa: E402
+from bench._common import server_cpu, statement_profile  # noqa: E402
 from bench.reclassify import BASELINE_SETTINGS, BASELINE_SQL  # noqa: E402
 from customers import gdv  # noqa: E402
 from customers.models import Customer  # noqa: E402
@@ -71,38 +71,6 @@ def timed(fn):
     start = time.perf_counter()
     result = fn()
     return result, time.perf_counter() - start
-
-
-def server_cpu() -> float | None:
-    """CPU seconds the PostgreSQL server on this host has used: the postmaster's children
-    (backends, parallel workers, background processes) alive now plus those that have exited
-    (the postmaster's cutime/cstime). The planning runs its chunks on several connections, so one
-    backend's CPU would miss most of it. Far less sensitive than wall time to a shared machine;
-    None when the server is not local (or not readable)."""
-    with connection.cursor() as cursor:
-        cursor.execute("SHOW data_directory")
-        data_directory = cursor.fetchone()[0]
-    try:
-        postmaster = int(Path(data_directory, "postmaster.pid").read_text().split()[0])
-        clock = os.sysconf("SC_CLK_TCK")
-        fields = _stat(postmaster)
-        ticks = sum(int(fields[i]) for i in (11, 12, 13, 14))  # utime, stime, cutime, cstime
-        for entry in Path("/proc").iterdir():
-            if entry.name.isdigit():
-                try:
-                    child = _stat(int(entry.name))
-                except OSError:
-                    continue  # exited meanwhile: counted in the postmaster's cutime/cstime
-                if int(child[1]) == postmaster:  # ppid
-                    ticks += int(child[11]) + int(child[12])
-    except (OSError, ValueError):
-        return None
-    return ticks / clock
-
-
-def _stat(pid: int) -> list[str]:
-    """/proc/<pid>/stat after the command name: field 0 is the state, 1 the ppid, 11/12 utime/stime."""
-    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
 
 
 def measured(fn):

@@ -10,11 +10,15 @@ many customers, else built with migrate and seed_demo), then, in a child process
    - baseline: ONE SQL statement computing revenue, gap potential (rules, Fremdverträge,
      adjustments) and class with hysteresis, writing the changed customer rows;
    - the job: ``segmentation.services.reclassification_run`` in-process (set-based chunks,
-     components, history, run record), from the same starting state;
+     components, history, run record), from the same starting state, on each number of
+     database connections of ``--connections`` (default 1 and 2: settings.JOB_CONNECTIONS);
+   - with ``--workers N`` (default 2) the job dispatched to a Celery worker with N processes
+     (the production shape);
    both results are compared customer by customer (class, revenue, potential);
 2. the next night (as-of + 1 day) from the state the job left, baseline and job again.
 
-It prints both times, the ratio job / baseline and, for several sizes, how time grows.
+It prints the times, each ratio job / baseline, the database server's CPU (every connection and
+worker) and, for several sizes, how time grows.
 Target: the job, history included, <= 1.2x the baseline. The database is left classified.
 """
 
@@ -148,11 +152,12 @@ FROM customers_customer
 """
 
 
-def _child(as_of: dt.date, chunk_size: int, workers: int, repeat: int) -> dict:
+def _child(as_of: dt.date, chunk_size: int, workers: int, repeat: int, connections: list[int]) -> dict:
     import django
 
     django.setup()
     from django.db import connection, transaction
+    from django.test.utils import override_settings
 
     from customers import gdv
     from segmentation import services
@@ -220,9 +225,10 @@ def _child(as_of: dt.date, chunk_size: int, workers: int, repeat: int) -> dict:
             rows = execute(BASELINE_SQL, params)
         return time.perf_counter() - started, rows
 
-    def job(day: dt.date) -> tuple[float, object]:
+    def job(day: dt.date, n: int) -> tuple[float, object]:
         started = time.perf_counter()
-        run = services.reclassification_run(as_of=day, chunk_size=chunk_size, followup=False)
+        with override_settings(JOB_CONNECTIONS=n):
+            run = services.reclassification_run(as_of=day, chunk_size=chunk_size, followup=False)
         return time.perf_counter() - started, run
 
     def job_on_workers(day: dt.date) -> tuple[float, object]:
@@ -286,24 +292,19 @@ def _child(as_of: dt.date, chunk_size: int, workers: int, repeat: int) -> dict:
         "contracts": scalar("SELECT count(*) FROM customers_contract"),
         "bookings": scalar("SELECT count(*) FROM customers_commissionbooking"),
     }
-    result: dict = {**sizes, "load": c.load_average(), "workers": workers, "repeat": repeat}
+    result: dict = {
+        **sizes,
+        "load": c.load_average(),
+        "workers": workers,
+        "repeat": repeat,
+        "connections": connections,
+    }
     worker = _start_workers(workers) if workers else None
 
-    pid = scalar("SELECT pg_backend_pid()")
-
-    def backend_cpu() -> float | None:
-        """CPU seconds the database backend of this process has used (PostgreSQL on this host):
-        much less sensitive than wall time to other work on a shared machine."""
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            return None
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
     def timed(measure) -> tuple[float, float | None, object, str]:
-        cpu0 = backend_cpu()
+        cpu0 = c.server_cpu()
         seconds, value = measure()
-        cpu1 = backend_cpu()
+        cpu1 = c.server_cpu()
         return (
             seconds,
             (cpu1 - cpu0 if cpu0 is not None and cpu1 is not None else None),
@@ -312,33 +313,43 @@ def _child(as_of: dt.date, chunk_size: int, workers: int, repeat: int) -> dict:
         )
 
     def scenario(prepare, day: dt.date) -> dict:
-        """Baseline, job in-process and job on the workers, interleaved `repeat` times (a shared
-        machine is noisy); the fastest of each is kept."""
-        runs: dict[str, list] = {"baseline": [], "job": [], "workers": []}
+        """Baseline, job in-process (on each number of connections) and job on the workers,
+        interleaved `repeat` times (a shared machine is noisy); the fastest of each is kept."""
+        runs: dict = {"baseline": [], "workers": [], **{n: [] for n in connections}}
         for _ in range(repeat):
             prepare(components=False)
             runs["baseline"].append(timed(lambda: baseline(day)))
             if worker:
                 prepare(components=True)
                 runs["workers"].append(timed(lambda: job_on_workers(day)))
-            prepare(components=True)
-            runs["job"].append(timed(lambda: job(day)))
+            for n in connections:
+                prepare(components=True)
+                runs[n].append(timed(lambda n=n: job(day, n)))
+
+        def best(key) -> dict:
+            fastest = min(runs[key], key=lambda r: r[0])
+            return {
+                "s": fastest[0],
+                "cpu_s": min((r[1] for r in runs[key] if r[1] is not None), default=None),
+                "value": fastest[2],
+                "same_result": all(r[3] == base[3] for r in runs[key]),
+            }
+
         base = min(runs["baseline"], key=lambda r: r[0])
-        job_best = min(runs["job"], key=lambda r: r[0])
-        run = job_best[2]
-        out = {
-            "baseline_s": base[0],
-            "baseline_cpu_s": min((r[1] for r in runs["baseline"] if r[1] is not None), default=None),
-            "baseline_rows": base[2],
-            "job_s": job_best[0],
-            "job_cpu_s": min((r[1] for r in runs["job"] if r[1] is not None), default=None),
-            "job_changed": run.changed,
-            "job_figures_changed": run.figures_changed,
-            "same_result": all(r[3] == base[3] for r in runs["job"] + runs["baseline"]),
-        }
+        out = {"baseline_s": base[0], "baseline_rows": base[2], "jobs": {}}
+        out["baseline_cpu_s"] = best("baseline")["cpu_s"]
+        for n in connections:
+            b = best(n)
+            out["jobs"][str(n)] = {
+                "s": b["s"],
+                "cpu_s": b["cpu_s"],
+                "changed": b["value"].changed,
+                "figures_changed": b["value"].figures_changed,
+                "same_result": b["same_result"],
+            }
         if worker:
-            out["workers_s"] = min(r[0] for r in runs["workers"])
-            out["workers_same_result"] = all(r[3] == base[3] for r in runs["workers"])
+            b = best("workers")
+            out.update(workers_s=b["s"], workers_cpu_s=b["cpu_s"], workers_same_result=b["same_result"])
         return out
 
     try:
@@ -376,7 +387,9 @@ def _start_workers(concurrency: int) -> subprocess.Popen:
     return worker
 
 
-def measure(db: str, as_of: dt.date, chunk_size: int, workers: int, repeat: int) -> dict:
+def measure(
+    db: str, as_of: dt.date, chunk_size: int, workers: int, repeat: int, connections: list[int]
+) -> dict:
     env = {
         **os.environ,
         "DATABASE_URL": c.db_url(db),
@@ -403,6 +416,8 @@ def measure(db: str, as_of: dt.date, chunk_size: int, workers: int, repeat: int)
             str(workers),
             "--repeat",
             str(repeat),
+            "--connections",
+            ",".join(map(str, connections)),
         ],
         env=env,
         check=True,
@@ -425,6 +440,14 @@ def ensure_book(customers: int, seed: int) -> str:
     return db
 
 
+def cpu(seconds: float | None, baseline: float | None = None) -> str:
+    """ "   database server CPU 12.3 s (1.05x)": the server's CPU, all connections and workers."""
+    if seconds is None:
+        return ""
+    ratio = f" ({seconds / baseline:.2f}x)" if baseline else ""
+    return f"\n      database server CPU {seconds:.2f} s{ratio}"
+
+
 def report(db: str, r: dict) -> None:
     lines = [
         f"\n{db}: {r['customers']:,} customers, {r['contracts']:,} contracts, {r['bookings']:,} bookings "
@@ -434,21 +457,21 @@ def report(db: str, r: dict) -> None:
         s = r[key]
         lines += [
             f"  {title}:",
-            f"    baseline (one SQL statement)  {s['baseline_s']:8.2f} s   ({s['baseline_rows']:,} rows written)",
-            f"    reclassification job          {s['job_s']:8.2f} s   ({s['job_changed']:,} class changes, "
-            f"{s['job_figures_changed']:,} customers written)",
-            f"    ratio job / baseline          {s['job_s'] / s['baseline_s']:8.2f}x  (target <= 1.2x)"
-            f"   same result: {s['same_result']}",
+            f"    baseline (one SQL statement)  {s['baseline_s']:8.2f} s   ({s['baseline_rows']:,} rows written)"
+            + cpu(s["baseline_cpu_s"]),
         ]
-        if s.get("baseline_cpu_s") and s.get("job_cpu_s"):
-            lines.append(
-                f"    database CPU                  baseline {s['baseline_cpu_s']:.2f} s, job {s['job_cpu_s']:.2f} s"
-                f" ({s['job_cpu_s'] / s['baseline_cpu_s']:.2f}x)"
-            )
+        for n, j in s["jobs"].items():
+            lines += [
+                f"    job in-process, {n} connection{'s' if n != '1' else ' '}  {j['s']:8.2f} s   ratio "
+                f"{j['s'] / s['baseline_s']:.2f}x (target <= 1.2x)   same result: {j['same_result']}"
+                + cpu(j["cpu_s"], s["baseline_cpu_s"]),
+                f"      ({j['changed']:,} class changes, {j['figures_changed']:,} customers written)",
+            ]
         if "workers_s" in s:
             lines.append(
                 f"    job on {r['workers']} worker processes   {s['workers_s']:8.2f} s   ratio "
-                f"{s['workers_s'] / s['baseline_s']:.2f}x   same result: {s['workers_same_result']}"
+                f"{s['workers_s'] / s['baseline_s']:.2f}x (target <= 1.2x)   same result: {s['workers_same_result']}"
+                + cpu(s.get("workers_cpu_s"), s["baseline_cpu_s"])
             )
     first = r["first"]
     lines.append(
@@ -475,11 +498,17 @@ def main() -> None:
     parser.add_argument(
         "--repeat", type=int, default=1, help="measure each variant N times, keep the fastest"
     )
+    parser.add_argument(
+        "--connections",
+        default="1,2",
+        help="run the job in-process on each of these numbers of database connections (JOB_CONNECTIONS)",
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    connections = [int(n) for n in args.connections.split(",")]
     as_of = args.as_of or dt.date.today()
     if args.child:
-        print(json.dumps(_child(as_of, args.chunk_size, args.workers, args.repeat), default=str))
+        print(json.dumps(_child(as_of, args.chunk_size, args.workers, args.repeat, connections), default=str))
         return
     if args.db:
         for db in args.db:
@@ -487,7 +516,9 @@ def main() -> None:
     databases = args.db or [ensure_book(int(n), args.seed) for n in args.customers.split(",")]
     results = []
     for db in databases:
-        result = measure(db, as_of, args.chunk_size or DEFAULT_CHUNK_SIZE, args.workers, args.repeat)
+        result = measure(
+            db, as_of, args.chunk_size or DEFAULT_CHUNK_SIZE, args.workers, args.repeat, connections
+        )
         report(db, result)
         results.append((db, result))
     if len(results) > 1:
@@ -495,8 +526,10 @@ def main() -> None:
         factor = r1["customers"] / r0["customers"]
         print(f"\ngrowth {db0} -> {db1} ({factor:.0f}x customers):")
         for key in ("first", "next_night"):
-            line = (f"  {key:10}  baseline {r1[key]['baseline_s'] / r0[key]['baseline_s']:5.1f}x   "
-                f"job {r1[key]['job_s'] / r0[key]['job_s']:5.1f}x")  # fmt: skip
+            line = f"  {key:10}  baseline {r1[key]['baseline_s'] / r0[key]['baseline_s']:5.1f}x"
+            for n in r1[key]["jobs"]:
+                if n in r0[key]["jobs"]:
+                    line += f"   job on {n} connection(s) {r1[key]['jobs'][n]['s'] / r0[key]['jobs'][n]['s']:5.1f}x"
             if "workers_s" in r0[key] and "workers_s" in r1[key]:
                 line += f"   job on workers {r1[key]['workers_s'] / r0[key]['workers_s']:5.1f}x"
             print(line)

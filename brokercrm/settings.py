@@ -213,9 +213,10 @@ CONTENT_SECURITY_POLICY = (
     "base-uri 'self'; object-src 'none'"
 )
 
-# Care planning over the book (servicelevels): database connections that plan chunks of
-# customers at once on PostgreSQL (one per core of the database server is a good value).
-CARE_PLAN_CONNECTIONS = env.int("CARE_PLAN_CONNECTIONS", default=2)
+# The nightly bulk jobs (reclassification run in-process, care planning): database connections
+# that process chunks of customers at once on PostgreSQL (brokercrm.parallel; one per core of
+# the database server is a good value). SQLite always uses one.
+JOB_CONNECTIONS = env.int("JOB_CONNECTIONS", default=2)
 
 # Imports: an upload above IMPORT_MAX_UPLOAD_BYTES is refused before its body is read. Uploads
 # above FILE_UPLOAD_MAX_MEMORY_SIZE are streamed to a temporary file, not held in memory;

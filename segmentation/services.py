@@ -24,6 +24,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from brokercrm.accounts.models import User
+from brokercrm.parallel import job_connections, run_each
 from customers.models import Customer
 
 from . import jobsql
@@ -648,11 +649,19 @@ def _process(run: ReclassificationRun, progress: Progress | None) -> None:
         if phase == RunChunk.Phase.CLASSIFY:
             reclassification_thresholds_resolve(run_id=run.pk)
         pending = list(chunks.filter(phase=phase, done_at__isnull=True).values_list("id", flat=True))
-        for chunk_id in pending:
-            reclassification_chunk_process(chunk_id=chunk_id)
+        for _chunk_id, _processed in run_each(
+            _process_chunk,
+            pending,
+            connections_at_once=job_connections(len(pending)),
+            thread_name_prefix="reclassify",
+        ):
             done += 1
             if progress:
                 progress(done, total)
+
+
+def _process_chunk(chunk_id: int) -> bool:
+    return reclassification_chunk_process(chunk_id=chunk_id)
 
 
 class _DryRunRollback(Exception):
@@ -692,8 +701,9 @@ def reclassification_run(
     trigger: str = ReclassificationRun.Trigger.SERVICE,
     followup: bool = True,
 ) -> ReclassificationRun:
-    """Reclassifies every customer as of ``as_of`` in this process, chunk after chunk, and
-    returns the finished run; the customers' new classes are stored when it returns.
+    """Reclassifies every customer as of ``as_of`` in this process and returns the finished run;
+    the customers' new classes are stored when it returns. On PostgreSQL the chunks of a phase
+    run on ``settings.JOB_CONNECTIONS`` connections at once (`brokercrm.parallel`).
 
     An unfinished run for the same date is resumed. A dry run computes everything inside one
     transaction that is rolled back, and keeps only its run record (status "dry_run").

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 
-from django.conf import settings
-from django.db import connection, connections, transaction
+from django.db import transaction
 from django.db.models import Max, Min
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from brokercrm.parallel import job_connections, run_each
 from customers.models import Activity, Customer
 
 from .models import CareActivity, CareTask, Channel, CostSettings, PlanningRun, WeeklyCapacity
@@ -129,27 +128,15 @@ def care_tasks_plan(
 
 
 def plan_connections(chunks: int) -> int:
-    """How many database connections plan the chunks of a run at once.
-
-    `settings.CARE_PLAN_CONNECTIONS` on PostgreSQL, where the chunks (disjoint customers: no
-    two touch the same task or state row) run in threads with a connection and transaction
-    each; one on SQLite (a single writer) and inside a caller's transaction, whose rows other
-    connections would not see."""
-    if connection.vendor != "postgresql" or connection.in_atomic_block:
-        return 1
-    return max(1, min(int(settings.CARE_PLAN_CONNECTIONS), chunks))
+    """How many database connections plan the chunks of a run at once
+    (`brokercrm.parallel.job_connections`): the chunks hold disjoint customers, so no two touch
+    the same task or state row."""
+    return job_connections(chunks)
 
 
 def _plan_chunk(planner: Planner, chunk: Chunk) -> tuple[int, int, int]:
     with transaction.atomic():
         return planner.run_chunk(chunk)
-
-
-def _plan_chunk_in_thread(planner: Planner, chunk: Chunk) -> tuple[int, int, int]:
-    try:
-        return _plan_chunk(planner, chunk)
-    finally:
-        connections.close_all()  # this thread's connection, not the caller's
 
 
 def _run_chunks(
@@ -160,28 +147,16 @@ def _run_chunks(
     chunks not started yet are dropped and the error is raised (the chunks done are committed;
     the run is not marked finished, so the next run plans from the last finished one)."""
     done = 0
-    workers = plan_connections(len(chunks))
-    if workers == 1:
-        for chunk, size in zip(chunks, sizes, strict=True):
-            yield _plan_chunk(planner, chunk)
-            done += size
-            if progress is not None:
-                progress(done, total)
-        return
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="care-plan") as pool:
-        futures = {
-            pool.submit(_plan_chunk_in_thread, planner, chunk): size
-            for chunk, size in zip(chunks, sizes, strict=True)
-        }
-        try:
-            for future in as_completed(futures):
-                yield future.result()
-                done += futures[future]
-                if progress is not None:
-                    progress(done, total)
-        finally:
-            for future in futures:
-                future.cancel()
+    for (_chunk, size), counts in run_each(
+        lambda item: _plan_chunk(planner, item[0]),
+        list(zip(chunks, sizes, strict=True)),
+        connections_at_once=plan_connections(len(chunks)),
+        thread_name_prefix="care-plan",
+    ):
+        yield counts
+        done += size
+        if progress is not None:
+            progress(done, total)
 
 
 def care_tasks_plan_enqueue(*, as_of: dt.date, customer_ids: Iterable[int] | None = None) -> None:

@@ -1,5 +1,5 @@
 """A planning run over the book plans its chunks on several PostgreSQL connections at once
-(settings.CARE_PLAN_CONNECTIONS) and leaves exactly what one connection leaves. Needs PostgreSQL
+(settings.JOB_CONNECTIONS) and leaves exactly what one connection leaves. Needs PostgreSQL
 (committed rows, seen by every connection); in CI it fails, never skips, without it."""
 
 import datetime as dt
@@ -22,7 +22,7 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True, seri
 
 @pytest.fixture
 def small_chunks(monkeypatch, settings, require_postgres):
-    settings.CARE_PLAN_CONNECTIONS = 2
+    settings.JOB_CONNECTIONS = 2
     monkeypatch.setattr(services, "PLAN_CHUNK_IDS", 4)
     monkeypatch.setattr(services, "PLAN_CHUNK_LIST", 3)
 
