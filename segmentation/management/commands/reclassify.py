@@ -21,7 +21,10 @@ def _date(value: str) -> dt.date:
 
 
 class Command(BaseCommand):
-    help = "Reclassifies every customer (A/B/C/O) as of a date, in this process, set-based in chunks."
+    help = (
+        "Reclassifies every customer (A/B/C/O) as of a date, in this process, set-based in chunks "
+        "(on PostgreSQL on JOB_CONNECTIONS database connections at once)."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--as-of", type=_date, default=None, help="YYYY-MM-DD (default: today)")
