@@ -5,15 +5,17 @@ book of a million customers.
 """
 
 import datetime as dt
-import functools
+import itertools
 import time
 
 import django_filters
 from django import forms
 from django.forms.utils import flatatt
 from django.utils import timezone
+from django.utils.choices import BaseChoiceIterator
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from brokercrm.accounts.models import User
@@ -31,23 +33,66 @@ class FilterForm(BootstrapFormMixin, forms.Form):
     pass
 
 
+class FixedChoices(BaseChoiceIterator):
+    """(value, label) pairs in Django's normal form that never change once made.
+
+    Forms take a choice iterator as it is, so the pairs are not normalized again on every pass
+    (django-filter's choice fields normalize their choices each time they are iterated: when the
+    form validates and when it renders); copies of a form's fields share it; and FastSelect keeps
+    the rendered <option>s on it, per language and selection."""
+
+    def __init__(self, pairs):
+        self.pairs = tuple((value, label) for value, label in pairs)
+        self._options: dict[tuple[str, frozenset[str]], str] = {}
+
+    def __iter__(self):
+        return iter(self.pairs)
+
+    def __len__(self):
+        return len(self.pairs)
+
+    def __copy__(self):
+        return self
+
+    def __deepcopy__(self, memo):
+        return self
+
+    def options_html(self, selected: frozenset[str]) -> str:
+        key = (get_language() or "", selected)
+        html = self._options.get(key)
+        if html is None:
+            if len(self._options) > 256:  # a bound on odd selections
+                self._options.clear()
+            html = self._options[key] = _options_html(_as_text(self.pairs), selected)
+        return html
+
+
+def _as_text(choices) -> tuple[tuple[str, str], ...]:
+    return tuple((str(v), str(label)) for v, label in choices)
+
+
 class FastSelect(forms.Select):
     """A select whose options are rendered in Python: rendering the ~170 Sparten through
-    Django's per-option widget templates costs more than the rest of the list page. The
-    options of the unselected state are kept per language and choice list, since list pages
-    draw the same selects on every request."""
+    Django's per-option widget templates costs more than the rest of the list page. Options from
+    FixedChoices are rendered once per language and selection (list pages draw the same selects
+    on every request); django-filter puts its empty choice in front of them."""
 
     def render(self, name, value, attrs=None, renderer=None):
         final_attrs = self.build_attrs(self.attrs, {**(attrs or {}), "name": name})
         selected = frozenset(self.format_value(value))
-        choices = tuple((str(v), str(label)) for v, label in self.choices)
-        return format_html("<select{}>{}</select>", flatatt(final_attrs), _options_html(choices, selected))
+        return format_html("<select{}>{}</select>", flatatt(final_attrs), self.options_html(selected))
+
+    def options_html(self, selected: frozenset[str]) -> str:
+        choices = self.choices
+        fixed = getattr(choices, "choices", choices)  # django-filter wraps the field's choices
+        if not isinstance(fixed, FixedChoices):
+            return _options_html(_as_text(choices), selected)
+        head = _as_text(itertools.islice(choices, len(choices) - len(fixed))) if choices is not fixed else ()
+        return _options_html(head, selected) + fixed.options_html(selected)
 
 
-@functools.lru_cache(maxsize=256)
 def _options_html(choices: tuple[tuple[str, str], ...], selected: frozenset[str]) -> str:
-    """The <option>s of a select; the labels are already translated, so the cache key holds
-    the language too."""
+    """The <option>s of a select (labels already translated)."""
     return format_html_join(
         "",
         '<option value="{}"{}>{}</option>',
@@ -68,33 +113,33 @@ class FastTextInput(forms.TextInput):
 
 
 LINE_CHOICES_SECONDS = 300
-_line_choices: tuple[float, list[tuple[str, str]]] = (0.0, [])
+_line_choices: tuple[float, FixedChoices | None] = (0.0, None)
 
 
-def line_choices() -> list[tuple[str, str]]:
+def line_choices() -> FixedChoices:
     """(code, "code short name") of every Sparte. Reference data, so it is kept for a few
     minutes instead of being read for every list page."""
     global _line_choices
     read_at, choices = _line_choices
     if not choices or time.monotonic() - read_at > LINE_CHOICES_SECONDS:
-        choices = [
+        choices = FixedChoices(
             (code, f"{code} {short}")
             for code, short in LineOfBusiness.objects.values_list("code", "short_name")
-        ]
+        )
         _line_choices = (time.monotonic(), choices)
     return choices
 
 
-def advisor_choices() -> list[tuple[int, str]]:
+def advisor_choices() -> FixedChoices:
     users = User.objects.filter(is_active=True).order_by("last_name", "first_name", "username")
-    return [
+    return FixedChoices(
         (pk, f"{first} {last}".strip() or username)
         for pk, first, last, username in users.values_list("pk", "first_name", "last_name", "username")
-    ]
+    )
 
 
-def insurer_choices() -> list[tuple[int, str]]:
-    return list(Insurer.objects.order_by("name").values_list("pk", "name"))
+def insurer_choices() -> FixedChoices:
+    return FixedChoices(Insurer.objects.order_by("name").values_list("pk", "name"))
 
 
 class _FieldsOfOneForm(dict):
@@ -138,10 +183,10 @@ class CustomerFilter(ChoicesOnceMixin, django_filters.FilterSet):
         ),
     )
     status = django_filters.ChoiceFilter(
-        label=_("Status"), choices=Customer.Status.choices, widget=FastSelect
+        label=_("Status"), choices=FixedChoices(Customer.Status.choices), widget=FastSelect
     )
     segment = django_filters.ChoiceFilter(
-        label=_("Class"), choices=SEGMENT_CHOICES, method="filter_segment", widget=FastSelect
+        label=_("Class"), choices=FixedChoices(SEGMENT_CHOICES), method="filter_segment", widget=FastSelect
     )
     advisor = django_filters.ChoiceFilter(label=_("Advisor"), field_name="advisor_id", widget=FastSelect)
     holding_line = django_filters.ChoiceFilter(
@@ -204,7 +249,9 @@ class ContractFilter(ChoicesOnceMixin, django_filters.FilterSet):
         label=_("Line of business"), field_name="line_of_business__code", widget=FastSelect
     )
     insurer = django_filters.ChoiceFilter(label=_("Insurer"), field_name="insurer_id", widget=FastSelect)
-    status = django_filters.ChoiceFilter(label=_("Status"), choices=gdv.CONTRACT_STATUSES, widget=FastSelect)
+    status = django_filters.ChoiceFilter(
+        label=_("Status"), choices=FixedChoices(gdv.CONTRACT_STATUSES), widget=FastSelect
+    )
     due_within = django_filters.NumberFilter(
         label=_("Hauptfälligkeit or cancellation deadline within (days)"),
         method="filter_due_within",

@@ -316,3 +316,33 @@ def test_filter_forms_of_two_requests_share_no_field_or_widget():
     assert "is-invalid" in bad.form.fields["min_revenue"].widget.attrs["class"]
     assert "is-invalid" not in good.form.fields["min_revenue"].widget.attrs["class"]
     assert "selected>" in str(good.form["status"]) and "is-invalid" not in str(good.form["min_revenue"])
+
+
+def test_filter_selects_render_in_the_language_of_the_request_with_its_selection():
+    """FastSelect keeps the <option>s of fixed choices per language and selection
+    (customers.filters.FixedChoices): a cached German rendering never reaches an English page,
+    and a selection never sticks to the next request."""
+    from django.utils import translation
+
+    from customers.filters import CustomerFilter
+
+    def status_select(data: dict, language: str) -> str:
+        with translation.override(language):
+            return str(CustomerFilter(data=data, queryset=Customer.objects.all()).form["status"])
+
+    for _round in range(2):  # the second round is served from the cache
+        german = status_select({"status": "active"}, "de")
+        english = status_select({}, "en")
+        assert '<option value="active" selected>aktiv</option>' in german
+        assert '<option value="prospect">Interessent</option>' in german
+        assert (
+            '<option value="active">active</option>' in english
+            and "selected" not in english.split("</option>", 1)[1]
+        )
+        assert "aktiv" not in english
+        unselected = status_select({"segment": "none"}, "de")  # no status chosen: the empty option
+        assert unselected.count(" selected") == 1 and '<option value="" selected>' in unselected
+        segment = str(
+            CustomerFilter(data={"segment": "none"}, queryset=Customer.objects.all()).form["segment"]
+        )
+        assert '<option value="none" selected>' in segment
