@@ -174,8 +174,9 @@ def server_cpu() -> float | None:
     """CPU seconds the PostgreSQL server on this host has used: the postmaster's children
     (backends, parallel workers, background processes) alive now plus those that have exited
     (the postmaster's cutime/cstime). The jobs run their chunks on several connections, so one
-    backend's CPU would miss most of it; background work (checkpoints, autovacuum) counts too. Far less sensitive than wall time to a shared machine;
-    None when the server is not local (or not readable)."""
+    backend's CPU would miss most of it; background work (checkpoints, autovacuum) counts too.
+    Far less sensitive than wall time to a shared machine; None when the server is not local
+    (or not readable)."""
     from django.db import connection
 
     with connection.cursor() as cursor:
@@ -197,6 +198,14 @@ def server_cpu() -> float | None:
     except (OSError, ValueError):
         return None
     return ticks / clock
+
+
+def measured(fn):
+    """(fn's result, wall seconds, database server CPU seconds or None)."""
+    cpu0 = server_cpu()
+    seconds, result = timed(fn)
+    cpu1 = server_cpu()
+    return result, seconds, (cpu1 - cpu0 if cpu0 is not None and cpu1 is not None else None)
 
 
 def _stat(pid: int) -> list[str]:

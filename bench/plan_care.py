@@ -50,7 +50,7 @@ from django.core.management import call_command  # noqa: E402
 from django.db import OperationalError, connection, transaction  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
-from bench._common import server_cpu, statement_profile  # noqa: E402
+from bench._common import measured, server_cpu, statement_profile  # noqa: E402
 from bench.reclassify import BASELINE_SETTINGS, BASELINE_SQL  # noqa: E402
 from customers import gdv  # noqa: E402
 from customers.models import Customer  # noqa: E402
@@ -71,14 +71,6 @@ def timed(fn):
     start = time.perf_counter()
     result = fn()
     return result, time.perf_counter() - start
-
-
-def measured(fn):
-    """(result, wall seconds, database server CPU seconds or None)."""
-    cpu0 = server_cpu()
-    result, seconds = timed(fn)
-    cpu1 = server_cpu()
-    return result, seconds, (cpu1 - cpu0 if cpu0 is not None and cpu1 is not None else None)
 
 
 def cpu_text(cpu: float | None) -> str:

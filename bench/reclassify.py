@@ -302,15 +302,9 @@ def _child(as_of: dt.date, chunk_size: int, workers: int, repeat: int, connectio
     worker = _start_workers(workers) if workers else None
 
     def timed(measure) -> tuple[float, float | None, object, str]:
-        cpu0 = c.server_cpu()
-        seconds, value = measure()
-        cpu1 = c.server_cpu()
-        return (
-            seconds,
-            (cpu1 - cpu0 if cpu0 is not None and cpu1 is not None else None),
-            value,
-            scalar(CHECKSUM_SQL),
-        )
+        """(the seconds `measure` timed, server CPU, its value, the book's checksum)."""
+        (seconds, value), _wall, cpu = c.measured(measure)
+        return seconds, cpu, value, scalar(CHECKSUM_SQL)
 
     def scenario(prepare, day: dt.date) -> dict:
         """Baseline, job in-process (on each number of connections) and job on the workers,

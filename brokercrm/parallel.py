@@ -10,7 +10,7 @@ on the caller's connection.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import TypeVar
 
@@ -35,17 +35,17 @@ def _in_thread(fn: Callable[[T], R], item: T) -> R:
         connections.close_all()  # this thread's connections, not the caller's
 
 
-def run_each(
-    fn: Callable[[T], R], items: Iterable[T], *, connections_at_once: int, thread_name_prefix: str
-) -> Iterator[tuple[T, R]]:
-    """Yield ``(item, fn(item))`` for every item, in the caller's order on one connection, else
-    as the threads finish them. When one fails, the items not started yet are dropped, the
-    running ones finish, and the error is raised (what the finished ones committed stays)."""
-    if connections_at_once <= 1:
+def run_each(fn: Callable[[T], R], items: Sequence[T], *, thread_name_prefix: str) -> Iterator[tuple[T, R]]:
+    """Yield ``(item, fn(item))`` for every item: on `job_connections` connections at once, as
+    the threads finish them, or in the caller's order on its own connection. When one fails, the
+    items not started yet are dropped, the running ones finish, and the error is raised (what the
+    finished ones committed stays)."""
+    at_once = job_connections(len(items))
+    if at_once == 1:
         for item in items:
             yield item, fn(item)
         return
-    with ThreadPoolExecutor(max_workers=connections_at_once, thread_name_prefix=thread_name_prefix) as pool:
+    with ThreadPoolExecutor(max_workers=at_once, thread_name_prefix=thread_name_prefix) as pool:
         futures = {pool.submit(_in_thread, fn, item): item for item in items}
         try:
             for future in as_completed(futures):

@@ -24,7 +24,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from brokercrm.accounts.models import User
-from brokercrm.parallel import job_connections, run_each
+from brokercrm.parallel import run_each
 from customers.models import Customer
 
 from . import jobsql
@@ -649,12 +649,7 @@ def _process(run: ReclassificationRun, progress: Progress | None) -> None:
         if phase == RunChunk.Phase.CLASSIFY:
             reclassification_thresholds_resolve(run_id=run.pk)
         pending = list(chunks.filter(phase=phase, done_at__isnull=True).values_list("id", flat=True))
-        for _chunk_id, _processed in run_each(
-            _process_chunk,
-            pending,
-            connections_at_once=job_connections(len(pending)),
-            thread_name_prefix="reclassify",
-        ):
+        for _chunk_id, _processed in run_each(_process_chunk, pending, thread_name_prefix="reclassify"):
             done += 1
             if progress:
                 progress(done, total)

@@ -11,7 +11,7 @@ from django.db.models import Max, Min
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from brokercrm.parallel import job_connections, run_each
+from brokercrm.parallel import run_each
 from customers.models import Activity, Customer
 
 from .models import CareActivity, CareTask, Channel, CostSettings, PlanningRun, WeeklyCapacity
@@ -127,13 +127,6 @@ def care_tasks_plan(
     return result
 
 
-def plan_connections(chunks: int) -> int:
-    """How many database connections plan the chunks of a run at once
-    (`brokercrm.parallel.job_connections`): the chunks hold disjoint customers, so no two touch
-    the same task or state row."""
-    return job_connections(chunks)
-
-
 def _plan_chunk(planner: Planner, chunk: Chunk) -> tuple[int, int, int]:
     with transaction.atomic():
         return planner.run_chunk(chunk)
@@ -145,12 +138,13 @@ def _run_chunks(
     """Yield (cancelled, created, channel changes) per chunk, each chunk in a transaction of its
     own; `progress` is called from the caller's thread as chunks finish. When a chunk fails, the
     chunks not started yet are dropped and the error is raised (the chunks done are committed;
-    the run is not marked finished, so the next run plans from the last finished one)."""
+    the run is not marked finished, so the next run plans from the last finished one). On
+    PostgreSQL the chunks run on several connections at once (`brokercrm.parallel`): they hold
+    disjoint customers, so no two touch the same task or state row."""
     done = 0
     for (_chunk, size), counts in run_each(
         lambda item: _plan_chunk(planner, item[0]),
         list(zip(chunks, sizes, strict=True)),
-        connections_at_once=plan_connections(len(chunks)),
         thread_name_prefix="care-plan",
     ):
         yield counts

@@ -9,9 +9,10 @@ import threading
 import pytest
 from django.db import transaction
 
+from brokercrm.parallel import job_connections
 from servicelevels import services
 from servicelevels.models import PlanningRun
-from servicelevels.services import care_tasks_plan, plan_connections
+from servicelevels.services import care_tasks_plan
 from tests.factories import StaffFactory
 
 from .conftest import AS_OF
@@ -109,7 +110,7 @@ def test_a_failing_chunk_fails_the_run_and_leaves_it_unfinished(small_chunks, mo
 
 
 def test_one_connection_inside_a_caller_transaction(small_chunks):
-    assert plan_connections(10) == 2
-    assert plan_connections(1) == 1
+    assert job_connections(10) == 2
+    assert job_connections(1) == 1
     with transaction.atomic():  # other connections would not see the caller's rows
-        assert plan_connections(10) == 1
+        assert job_connections(10) == 1
