@@ -21,6 +21,9 @@ def sign_in(page, live_server, username: str) -> None:
     page.locator("#id_password").fill(PASSWORD)
     page.locator("form button[type=submit]").click()
     expect(page).to_have_url(re.compile(r"/customers/$"))
+    # The URL changes before the page has loaded; htmx binds the filter form's listeners on
+    # load, so text typed earlier would never reach the server (seen once in CI).
+    page.wait_for_load_state()
 
 
 def test_owner_limits_staff_to_their_own_customers(page, live_server, artifacts_dir, console_errors):
