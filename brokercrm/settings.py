@@ -93,6 +93,19 @@ TEMPLATES = [
     },
 ]
 
+# "fragments": rendered parts of the list pages (filter forms, table headers, paging links) under
+# keys made of everything they depend on (language, query string, choices), so a hit is never
+# stale and each process keeps its own (see customers/partials/filter_form.html, table.html).
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "default"},
+    "fragments": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "fragments",
+        "TIMEOUT": 300,
+        "OPTIONS": {"MAX_ENTRIES": 2000},
+    },
+}
+
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":

@@ -24,7 +24,7 @@ from django.utils.formats import date_format
 from django.utils.functional import cached_property
 from django.utils.html import format_html
 from django.utils.safestring import SafeData, SafeString, mark_safe
-from django.utils.translation import gettext
+from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext_lazy as _
 
 from . import gdv
@@ -108,6 +108,13 @@ class FastRowsMixin:
 
     def prepare_rows(self) -> None:
         """What every row shares (URLs, labels), computed once per page."""
+
+    @property
+    def fragment_key(self) -> str:
+        """What the table's header and paging links depend on besides the count: the language and
+        the query string (each link keeps every other parameter of it). The list templates keep
+        those parts' HTML under this key ({% cache %})."""
+        return f"{type(self).__name__}|{get_language()}|{self.request.GET.urlencode()}"
 
 
 class Column(tables.Column):
