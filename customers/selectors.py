@@ -77,6 +77,13 @@ def customer_rows(customers: QuerySet[Customer]) -> QuerySet:
     return customers.values(*CUSTOMER_ROW_FIELDS)
 
 
+def capped_count(rows: QuerySet, cap: int) -> int:
+    """How many rows a list has, counted up to `cap` + 1 (which means "more than `cap`").
+    Without its ordering and with only the ids, so PostgreSQL drops the rows' LEFT JOINs
+    (advisor, household, ...) and stops at the cap."""
+    return rows.order_by().values("pk")[: cap + 1].count()
+
+
 def customer_by_number(number: str) -> Customer | None:
     """The customer with this number, typed exactly or in lower case; the unique index is used."""
     number = number.strip()

@@ -16,60 +16,67 @@ from decimal import Decimal
 from typing import Any
 
 import django_tables2 as tables
-from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
-from django.utils.functional import cached_property
 from django.utils.html import format_html
 from django.utils.safestring import SafeData, SafeString, mark_safe
 from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext_lazy as _
+from django_tables2.paginators import LazyPaginator
 
 from . import gdv
 from .models import Contract, Customer
 from .templatetags.crm import money_formatter, segment_badge
 
 PER_PAGE = 50
-# The lists count at most this many rows: on a book of a million customers an exact COUNT(*)
-# costs more than the rest of the page (PostgreSQL: 120 ms unfiltered, 200 ms filtered).
+# The count view counts at most this many rows: on a book of a million customers an exact
+# COUNT(*) costs more than the rest of the page (PostgreSQL: 120 ms unfiltered, 200 ms filtered).
 COUNT_CAP = 1_000
 CSV_CHUNK = 2000
 MONEY_ATTRS = {"th": {"class": "money"}, "td": {"class": "money"}}
 TABLE_ATTRS = {"class": "table table-sm table-hover align-middle mb-2"}
 
 
-class CappedCountPaginator(Paginator):
-    """A Paginator that counts at most `cap` + 1 rows of a queryset.
+class CountLaterPaginator(LazyPaginator):
+    """Pages a list without counting it: a page reads one row more than it shows, to know
+    whether another follows (django-tables2's LazyPaginator). The list page loads its count
+    afterwards from the list's count view (htmx), so the rows never wait for it; on the last
+    page the count is known at once (`known_count`). `?per_page=` can only make pages smaller."""
 
-    A longer list reports "more than `cap`" and pages through its first `cap` rows; filters and
-    sorting reach the rest. The count drops the ordering, so the database can stop early."""
+    def __init__(self, object_list, per_page, *args, **kwargs):
+        self.known_count: int | None = None
+        super().__init__(object_list, min(int(per_page), PER_PAGE), *args, **kwargs)
 
-    def __init__(self, object_list, per_page, *args, cap: int | None = None, **kwargs):
-        self.cap = COUNT_CAP if cap is None else cap
-        super().__init__(object_list, per_page, *args, **kwargs)
-
-    @cached_property
-    def count(self) -> int:
-        queryset = _queryset_of(self.object_list)
-        if queryset is None:
-            return super().count
-        # Only the ids: PostgreSQL then drops the rows' LEFT JOINs (advisor, household, ...).
-        return queryset.order_by().values("pk")[: self.cap + 1].count()
-
-    @property
-    def is_capped(self) -> bool:
-        return self.count > self.cap
+    def page(self, number):
+        page = super().page(number)
+        if self.is_last_page(page.number):
+            self.known_count = (page.number - 1) * self.per_page + len(page.object_list)
+        return page
 
 
-def _queryset_of(rows) -> QuerySet | None:
-    """The queryset behind a table's rows (BoundRows -> TableQuerysetData -> QuerySet)."""
-    data = getattr(getattr(rows, "data", None), "data", rows)
-    return data if isinstance(data, QuerySet) else None
+PAGINATION = {"per_page": PER_PAGE, "paginator_class": CountLaterPaginator}
 
 
-PAGINATION = {"per_page": PER_PAGE, "paginator_class": CappedCountPaginator}
+def count_summary(count: int, page: str | int | None, *, exact: bool = False) -> dict:
+    """What a list's count line says: `count` as counted by selectors.capped_count (COUNT_CAP + 1
+    means more than COUNT_CAP) or, `exact`, as known on the last page; the page asked for and
+    how many pages the count makes."""
+    try:
+        number = max(1, int(page or 1))
+    except (TypeError, ValueError):
+        number = 1
+    capped = not exact and count > COUNT_CAP
+    return {
+        "count": count,
+        "capped": capped,
+        "cap": COUNT_CAP,
+        "page": number,
+        "pages": None if capped else max(1, -(-count // PER_PAGE)),
+    }
+
+
 DASH = "–"
 
 
@@ -92,8 +99,8 @@ class FastRowsMixin:
         raise NotImplementedError
 
     def rows_html(self) -> SafeString:
-        # The page's records themselves, without a BoundRow per record (BoundRows.data).
-        records = list(self.paginated_rows.data)
+        rows = self.paginated_rows  # a page's BoundRows (CountLaterPaginator: a list of BoundRow)
+        records = [row.record for row in rows] if isinstance(rows, list) else list(rows.data)
         if not records:
             return format_html(
                 '<tr><td colspan="{}" class="text-body-secondary">{}</td></tr>',

@@ -5,6 +5,7 @@ from . import views, views_privacy
 app_name = "customers"
 urlpatterns = [
     path("", views.CustomerListView.as_view(), name="list"),
+    path("count/", views.CustomerCountView.as_view(), name="count"),
     path("export.csv", views.CustomerExportView.as_view(), name="export"),
     path("settings/", views.OfficeSettingsView.as_view(), name="office_settings"),
     path("new/", views.CustomerCreateView.as_view(), name="create"),
@@ -16,6 +17,7 @@ urlpatterns = [
     path("<int:pk>/consents/new/", views.ConsentGrantView.as_view(), name="consent_grant"),
     path("consents/<int:pk>/withdraw/", views.ConsentWithdrawView.as_view(), name="consent_withdraw"),
     path("contracts/", views.ContractListView.as_view(), name="contract_list"),
+    path("contracts/count/", views.ContractCountView.as_view(), name="contract_count"),
     path("contracts/export.csv", views.ContractExportView.as_view(), name="contract_export"),
     path("contracts/<int:pk>/edit/", views.ContractUpdateView.as_view(), name="contract_update"),
     path("contracts/<int:pk>/delete/", views.ContractDeleteView.as_view(), name="contract_delete"),

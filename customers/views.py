@@ -9,6 +9,7 @@ from django.contrib.auth.mixins import PermissionRequiredMixin
 from django.core.exceptions import ValidationError
 from django.http import HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
@@ -133,6 +134,40 @@ class CustomerListView(PermissionRequiredMixin, HtmxPartialMixin, SingleTableMix
 
     def get_table_data(self):
         return selectors.customer_rows(super().get_table_data())
+
+
+class ListCountView(PermissionRequiredMixin, View):
+    """How many entries a list's filters match (at most tables.COUNT_CAP), for the count line
+    above the table: the list page loads it through htmx once its rows are shown, as counting a
+    large book costs more than the page of rows (tables.CountLaterPaginator). Without JavaScript
+    the count line is a link here, and this is a page of its own with the way back."""
+
+    list_url_name = ""
+    title = ""
+
+    def rows(self, request):
+        raise NotImplementedError
+
+    def get(self, request):
+        count = selectors.capped_count(self.rows(request), tables.COUNT_CAP)
+        context = {
+            "summary": tables.count_summary(count, request.GET.get("page")),
+            "list_url": reverse(self.list_url_name),
+            "query": request.GET.urlencode(),
+            "title": self.title,
+        }
+        htmx = getattr(request, "htmx", None)
+        template = "customers/partials/list_count.html" if htmx else "customers/list_count.html"
+        return TemplateResponse(request, template, context)
+
+
+class CustomerCountView(ListCountView):
+    permission_required = "customers.view_customer"
+    list_url_name = "customers:list"
+    title = _("Customers")
+
+    def rows(self, request):
+        return selectors.customer_list(filters=request.GET, user=request.user)
 
 
 class CustomerExportView(PermissionRequiredMixin, View):
@@ -268,6 +303,15 @@ class ContractListView(PermissionRequiredMixin, HtmxPartialMixin, SingleTableMix
 
     def get_table_kwargs(self):
         return {"today": timezone.localdate()}
+
+
+class ContractCountView(ListCountView):
+    permission_required = "customers.view_contract"
+    list_url_name = "customers:contract_list"
+    title = _("Contracts")
+
+    def rows(self, request):
+        return selectors.contract_list(filters=request.GET, today=timezone.localdate(), user=request.user)
 
 
 class ContractExportView(PermissionRequiredMixin, View):

@@ -792,25 +792,94 @@ def test_contract_export(staff_client):
     assert "PHV-9" in row and "1089,90" in row and "01.01.2022" in row and "041" in row
 
 
+def test_the_list_request_does_not_count_and_the_page_loads_the_count_afterwards(english_staff_client):
+    """Counting a large book costs more than a page of rows: the list reads one row more than
+    it shows (is there a next page?) and its count line loads the count view through htmx."""
+    CustomerFactory.create_batch(60, status="active")
+
+    with CaptureQueriesContext(connection) as queries:
+        response = english_staff_client.get(reverse("customers:list"), {"status": "active"})
+
+    assert not [q for q in queries.captured_queries if "COUNT(" in q["sql"].upper()]
+    assert len(list_numbers(response)) == 50
+    count_url = reverse("customers:count") + "?status=active"
+    html = content(response)
+    assert f'hx-get="{count_url}" hx-trigger="load"' in html
+    assert f'<a href="{count_url}" class="link-secondary">Count the entries</a>' in html  # no JavaScript
+    assert 'href="?status=active&amp;page=2"' in html and 'rel="next"' in html
+
+    counted = english_staff_client.get(count_url, **HTMX)
+    assert "<html" not in content(counted)
+    assert ">60 entries · page 1 of 2</span>" in content(counted)
+
+
+def test_the_last_page_knows_its_count_without_asking(english_staff_client):
+    CustomerFactory.create_batch(60)
+
+    last = english_staff_client.get(reverse("customers:list"), {"page": 2})
+    short = english_staff_client.get(reverse("customers:list"), {"q": list_numbers(last)[0]})
+
+    assert len(list_numbers(last)) == 10
+    assert ">60 entries · page 2 of 2</span>" in content(last) and "Count the entries" not in content(last)
+    assert ">1 entry</span>" in content(short) and 'rel="next"' not in content(short)
+
+
 def test_long_lists_are_counted_only_up_to_the_cap(english_staff_client, monkeypatch):
     from customers import tables
 
     monkeypatch.setattr(tables, "COUNT_CAP", 5)
+    monkeypatch.setattr(tables, "PER_PAGE", 2)
     CustomerFactory.create_batch(7)
 
-    response = english_staff_client.get(reverse("customers:list"))
+    counted = english_staff_client.get(reverse("customers:count"), {"page": 3}, **HTMX)
+    listed = english_staff_client.get(reverse("customers:list"), {"page": 3})
 
-    paginator = response.context["table"].paginator
-    assert (paginator.count, paginator.is_capped) == (6, True)
-    assert "more than 5 entries" in content(response)
+    assert ">more than 5 entries – narrow the filters or sort to reach the rest · page 3</span>" in content(
+        counted
+    )
+    assert len(list_numbers(listed)) == 2  # paging is not capped: every page can be reached
 
 
-def test_short_lists_are_counted_exactly(staff_client):
-    CustomerFactory.create_batch(3)
+def test_the_count_without_javascript_is_a_page_with_the_way_back(english_staff_client):
+    CustomerFactory.create_batch(3, status="prospect")
+    CustomerFactory(status="active")
 
-    paginator = staff_client.get(reverse("customers:list")).context["table"].paginator
+    response = english_staff_client.get(reverse("customers:count"), {"status": "prospect"})
 
-    assert (paginator.count, paginator.is_capped) == (3, False)
+    html = content(response)
+    assert "<html" in html and ">3 entries</span>" in html
+    assert f'href="{reverse("customers:list")}?status=prospect"' in html
+
+
+def test_the_count_follows_the_filters_and_what_the_user_may_see(staff_client, staff):
+    from customers.models import OfficeSettings
+
+    CustomerFactory.create_batch(2, advisor=staff, status="active")
+    CustomerFactory.create_batch(3, status="active")
+    CustomerFactory(advisor=staff, status="prospect")
+    count = lambda: content(staff_client.get(reverse("customers:count"), {"status": "active"}, **HTMX))  # noqa: E731
+
+    assert ">5 Einträge</span>" in count()
+    OfficeSettings.objects.update_or_create(pk=1, defaults={"staff_sees_own_customers_only": True})
+    assert ">2 Einträge</span>" in count()
+    bad = content(staff_client.get(reverse("customers:count"), {"min_revenue": "viel"}, **HTMX))
+    assert ">0 Einträge</span>" in bad
+
+
+def test_a_page_can_only_be_made_smaller_by_the_query_string(staff_client):
+    CustomerFactory.create_batch(60)
+
+    assert len(list_numbers(staff_client.get(reverse("customers:list"), {"per_page": 100000}))) == 50
+    assert len(list_numbers(staff_client.get(reverse("customers:list"), {"per_page": 10}))) == 10
+
+
+def test_the_contract_list_loads_its_count_the_same_way(english_staff_client):
+    ContractFactory.create_batch(3)
+
+    listed = content(english_staff_client.get(reverse("customers:contract_list")))
+    counted = content(english_staff_client.get(reverse("customers:contract_count"), **HTMX))
+
+    assert ">3 entries</span>" in listed and ">3 entries</span>" in counted
 
 
 @pytest.mark.parametrize("url_name", ["customers:list", "customers:contract_list"])
