@@ -146,6 +146,19 @@ def _default_language():
 
 
 @pytest.fixture(autouse=True)
+def _fresh_kept_choices():
+    """The filter forms' choices kept per process (customers.filters.KeptChoices) and the
+    rendered fragments start empty in each test: the rows they came from are rolled back."""
+    from django.core.cache import caches
+
+    from customers.filters import KEPT_CHOICES
+
+    for choices in KEPT_CHOICES.values():
+        choices.clear()
+    caches["fragments"].clear()
+
+
+@pytest.fixture(autouse=True)
 def _data_migration_rows(request):
     marker = request.node.get_closest_marker("django_db")
     names = set(request.fixturenames)

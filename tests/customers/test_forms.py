@@ -346,3 +346,25 @@ def test_filter_selects_render_in_the_language_of_the_request_with_its_selection
             CustomerFilter(data={"segment": "none"}, queryset=Customer.objects.all()).form["segment"]
         )
         assert '<option value="none" selected>' in segment
+
+
+def test_filtersets_of_two_requests_share_no_filter_state():
+    """Each FilterSet copies its class's filters shallowly (customers.filters._BaseFilters):
+    the choices set for one request, the method's FilterSet and the form field stay its own."""
+    from customers.filters import CustomerFilter
+
+    first = CustomerFilter(data={"segment": "none"}, queryset=Customer.objects.all())
+    second = CustomerFilter(data={"segment": "A"}, queryset=Customer.objects.all())
+
+    for name, own in first.filters.items():
+        other = second.filters[name]
+        assert own is not other and own.extra is not other.extra
+        assert own.parent is first and other.parent is second
+        assert own.field is not other.field
+    assert first.filters["segment"].filter.f is first.filters["segment"]
+    first.filters["advisor"].extra["choices"] = ("changed",)
+    assert second.filters["advisor"].extra["choices"] != ("changed",)
+    assert CustomerFilter.base_filters["advisor"].extra.get("choices") is None
+    CustomerFactory(segment="")
+    CustomerFactory(segment="A")
+    assert [c.segment for c in first.qs] == [""] and [c.segment for c in second.qs] == ["A"]

@@ -103,3 +103,41 @@ def test_the_contract_list_caches_its_own_form_and_header(english_staff_client_a
 def english_staff_client_any(client):
     client.force_login(StaffFactory(language="en"))
     return client
+
+
+def test_the_advisor_choices_are_kept_and_read_again_after_a_change(staff_client, staff):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    CustomerFactory()
+    advisor = StaffFactory(first_name="Alt", last_name="Name")
+    page(staff_client)
+
+    with CaptureQueriesContext(connection) as queries:
+        kept = page(staff_client)
+    advisor.first_name = "Neuer"
+    advisor.save()
+    renamed = page(staff_client)
+    advisor.is_active = False
+    advisor.save()
+    gone = page(staff_client)
+
+    assert not [
+        q for q in queries.captured_queries if '"first_name"' in q["sql"] and "accounts_user" in q["sql"]
+    ]
+    assert "Alt Name" in kept and "Neuer Name" in renamed and "Alt Name" not in renamed
+    assert "Neuer Name" not in gone
+
+
+def test_other_processes_read_the_choices_again_within_their_time(monkeypatch):
+    from customers import filters
+
+    read = []
+    choices = filters.KeptChoices(lambda: read.append(1) or [("1", "eins")], seconds=60)
+    now = [1000.0]
+    monkeypatch.setattr(filters.time, "monotonic", lambda: now[0])
+
+    assert list(choices()) == [("1", "eins")] and list(choices()) == [("1", "eins")]
+    now[0] += 61
+    choices()
+    assert len(read) == 2

@@ -305,6 +305,7 @@ def test_customer_list_queries_do_not_grow_with_rows(staff_client, staff, url_na
     household = HouseholdFactory()
     url = reverse(url_name)
     make_customers(10, staff, household)
+    count_queries(staff_client, url, params, **extra)  # reads the choices the filters keep
     few = count_queries(staff_client, url, params, **extra)
 
     make_customers(190, staff, household)
@@ -326,6 +327,7 @@ def test_contract_list_queries_do_not_grow_with_rows(staff_client, url_name, par
     insurer = InsurerFactory()
     url = reverse(url_name)
     ContractFactory.create_batch(10, insurer=insurer)
+    count_queries(staff_client, url, params, **extra)  # reads the choices the filters keep
     few = count_queries(staff_client, url, params, **extra)
 
     ContractFactory.create_batch(190, insurer=insurer)
