@@ -30,6 +30,7 @@ from .models import Contract, Customer, Household, Insurer, LineOfBusiness
 UNCLASSIFIED = "none"
 SEGMENT_CHOICES = [*((s, s) for s in ("A", "B", "C", "O")), (UNCLASSIFIED, _("not classified"))]
 MAX_DUE_DAYS = 366
+TABLE_PARAMETERS = frozenset({"sort", "page", "per_page"})  # the table's, not the filter form's
 
 
 class FilterForm(BootstrapFormMixin, forms.Form):
@@ -222,11 +223,15 @@ class ChoicesOnceMixin:
         its fields (and so their errors) and the database-backed choices. The list templates
         keep the form's HTML under this key ({% cache %}), as drawing it costs more than a
         database round trip."""
-        data = self.form.data
+        # From the submitted data, not the form: on a hit the form is never built. Every
+        # parameter but the table's own counts (a widget may submit several).
+        data = self.data
         values = tuple(
-            (name, tuple(data.getlist(name)) if hasattr(data, "getlist") else data[name])
-            for name in self.form.fields
-            if name in data
+            sorted(
+                (name, tuple(data.getlist(name)) if hasattr(data, "getlist") else data[name])
+                for name in data
+                if name not in TABLE_PARAMETERS
+            )
         )
         choices = tuple(self.filters[name].extra["choices"].fingerprint() for name in self.choice_sources)
         return repr((get_language(), values, choices))
