@@ -1,5 +1,8 @@
-from django.urls import NoReverseMatch, reverse
+import functools
+
+from django.urls import NoReverseMatch, get_script_prefix, get_urlconf, reverse
 from django.utils.functional import SimpleLazyObject
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from .roles import OWNER_PERMISSION
@@ -21,20 +24,36 @@ def navigation(request):
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {"nav_items": []}
+    nav_items = SimpleLazyObject(lambda: _nav_items(request, user))
+    is_owner = SimpleLazyObject(lambda: user.has_perm(OWNER_PERMISSION))
     return {
-        "nav_items": SimpleLazyObject(lambda: _nav_items(request, user)),
-        "is_owner": SimpleLazyObject(lambda: user.has_perm(OWNER_PERMISSION)),
+        "nav_items": nav_items,
+        "is_owner": is_owner,
+        # What the rendered menu depends on (base.html keeps it under this key).
+        "nav_key": SimpleLazyObject(lambda: _nav_key(user, nav_items, bool(is_owner))),
     }
 
 
+def _nav_key(user, nav_items, is_owner: bool) -> str:
+    entries = tuple((str(item["url"]), item["active"]) for item in nav_items)
+    return repr((get_language(), user.pk, str(user), is_owner, entries))
+
+
 def _nav_items(request, user) -> list[dict]:
-    items = []
+    return [
+        {"label": label, "url": url, "active": request.path.startswith(url)}
+        for label, url, perm in _navigation(get_urlconf(), get_script_prefix())
+        if not perm or user.has_perm(perm)
+    ]
+
+
+@functools.lru_cache(maxsize=8)
+def _navigation(urlconf, script_prefix: str) -> tuple[tuple, ...]:
+    """NAVIGATION with the URLs reversed, once per URLconf and prefix."""
+    entries = []
     for label, url_name, perm in NAVIGATION:
-        if perm and not user.has_perm(perm):
-            continue
         try:
-            url = reverse(url_name)
+            entries.append((label, reverse(url_name, urlconf=urlconf), perm))
         except NoReverseMatch:
             continue
-        items.append({"label": label, "url": url, "active": request.path.startswith(url)})
-    return items
+    return tuple(entries)
