@@ -271,8 +271,7 @@ class CustomerFilter(ChoicesOnceMixin, django_filters.FilterSet):
     )
     plz = django_filters.CharFilter(
         label=_("PLZ starts with"),
-        field_name="postal_code",
-        lookup_expr="startswith",
+        method="filter_plz",
         widget=FastTextInput(attrs={"inputmode": "numeric", "placeholder": "06"}),
     )
     household = django_filters.ModelChoiceFilter(
@@ -307,6 +306,9 @@ class CustomerFilter(ChoicesOnceMixin, django_filters.FilterSet):
 
     def filter_segment(self, queryset, name, value):
         return queryset.filter(segment="" if value == UNCLASSIFIED else value)
+
+    def filter_plz(self, queryset, name, value):
+        return queryset.postal_code_starting(value.strip())
 
     def filter_holding_line(self, queryset, name, value):
         return queryset.holding_line(value)

@@ -21,7 +21,7 @@ from simple_history.models import HistoricalRecords
 from simple_history.signals import pre_create_historical_record
 
 from . import gdv
-from .querysets import ContractQuerySet, CustomerQuerySet
+from .querysets import PLZ_REGION, ContractQuerySet, CustomerQuerySet
 from .validators import validate_not_future
 
 MONEY = {"max_digits": 14, "decimal_places": 2}
@@ -215,6 +215,8 @@ class Customer(TimeStamped):
             models.Index(fields=["revenue", "id"], name="customer_revenue_idx"),
             models.Index(fields=["potential", "id"], name="customer_potential_idx"),
             models.Index(fields=["status"], name="customer_status_idx"),
+            # A PLZ area sorted by name (CustomerQuerySet.postal_code_starting).
+            models.Index(PLZ_REGION, "name", "first_name", "id", name="customer_plz_region_name_idx"),
         ]
         constraints = [
             models.CheckConstraint(

@@ -4,8 +4,12 @@ import datetime as dt
 
 from django.db import models
 from django.db.models import Exists, Q
+from django.db.models.functions import Substr
 
 from . import gdv
+
+# The Leitregion of a German PLZ: its first two digits (an index of the customer list).
+PLZ_REGION = Substr("postal_code", 1, 2)
 
 
 class CustomerQuerySet(models.QuerySet):
@@ -41,6 +45,17 @@ class CustomerQuerySet(models.QuerySet):
                 | Q(city__icontains=word)
             )
         return qs
+
+    def postal_code_starting(self, prefix: str):
+        """Customers whose PLZ starts with `prefix`. From two digits on, the Leitregion (the
+        PLZ's first two digits) is named as well, so a page of one area sorted by name is a
+        range of customer_plz_region_name_idx instead of a walk through the whole name index."""
+        if len(prefix) < 2:
+            return self.filter(postal_code__startswith=prefix)
+        customers = self.alias(plz_region=PLZ_REGION).filter(plz_region=prefix[:2])
+        # Two digits are the Leitregion itself; both conditions together would look far rarer
+        # to the planner than they are (they are correlated) and it would sort the whole area.
+        return customers.filter(postal_code__startswith=prefix) if len(prefix) > 2 else customers
 
     def with_biggest_gap(self, line_code: str):
         return self.filter(biggest_gap_id=_line_id(line_code))

@@ -58,3 +58,16 @@ def test_due_within_finds_cancellation_deadline_in_the_window():
     ContractFactory(main_due_date=dt.date(2020, 12, 1), notice_period_months=3)
 
     assert list(Contract.objects.due_within(10, today)) == [deadline_now]
+
+
+@pytest.mark.parametrize("prefix", ["0", "06", "065", "06526", "1", "10115"])
+def test_a_plz_prefix_finds_exactly_the_postal_codes_starting_with_it(prefix):
+    for plz in ("06526", "06108", "06999", "07545", "01067", "10115", "60311"):
+        CustomerFactory(postal_code=plz)
+
+    found = sorted(Customer.objects.postal_code_starting(prefix).values_list("postal_code", flat=True))
+
+    assert found == sorted(
+        p for p in Customer.objects.values_list("postal_code", flat=True) if p.startswith(prefix)
+    )
+    assert found  # every prefix above matches something

@@ -56,3 +56,13 @@ def test_a_class_sorted_by_potential_uses_the_class_index(require_postgres):
     page = ordered(CustomerTable, selectors.customer_list(filters={"segment": "O"}), "-potential")[:50]
     text = plan(page)
     assert "customer_segment_potential_idx" in text, text
+
+
+def test_a_plz_area_sorted_by_name_is_a_range_of_the_leitregion_index(require_postgres):
+    CustomerFactory.create_batch(5, postal_code="06526")
+    from customers.tables import CustomerTable, ordered
+
+    page = ordered(CustomerTable, selectors.customer_list(filters={"plz": "06"}), "name")[:50]
+    text = plan(page)
+    assert "customer_plz_region_name_idx" in text, text
+    assert "Sort" not in text.replace("Sort Key", ""), text
