@@ -6,6 +6,7 @@ import shutil
 import pytest
 
 from tests.conftest import require_service
+from tests.factories import PASSWORD
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
@@ -52,8 +53,9 @@ def console_errors(page):
     return errors
 
 
-def login(page, live_server, username: str, password: str) -> None:
+def login(page, live_server, username: str, password: str = PASSWORD) -> None:
+    """Signs in on the login page as a person does (the caller waits for the page it expects)."""
     page.goto(f"{live_server.url}/accounts/login/")
-    page.get_by_label("Benutzername").fill(username)
-    page.get_by_label("Passwort").fill(password)
-    page.get_by_role("button", name="Anmelden").click()
+    page.locator("#id_username").fill(username)
+    page.locator("#id_password").fill(password)
+    page.locator("form button[type=submit]").click()

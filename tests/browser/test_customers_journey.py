@@ -7,7 +7,8 @@ from decimal import Decimal
 import pytest
 from playwright.sync_api import expect
 
-from tests.factories import PASSWORD, CustomerFactory, InsurerFactory, StaffFactory
+from tests.browser.conftest import login
+from tests.factories import CustomerFactory, InsurerFactory, StaffFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
@@ -28,10 +29,7 @@ def test_office_staff_journey(page, live_server, artifacts_dir, console_errors):
     page.route("**/favicon.ico", lambda route: route.fulfill(status=204))
 
     # Log in.
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.locator("#id_username").fill(staff.username)
-    page.locator("#id_password").fill(PASSWORD)
-    page.locator("form button[type=submit]").click()
+    login(page, live_server, staff.username)
     expect(page).to_have_url(re.compile(r"/customers/$"))
     expect(page.locator("#customer-table")).to_contain_text("Meier")
     shot(page, artifacts_dir, "01-customer-list")
@@ -129,10 +127,7 @@ def test_renewal_worklist_consent_and_contract_housekeeping(page, live_server, a
                              main_due_date=soon + dt.timedelta(days=150), notice_period_months=0)  # fmt: skip
     CommissionBookingFactory(contract=booked)
     page.route("**/favicon.ico", lambda route: route.fulfill(status=204))
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.locator("#id_username").fill(staff.username)
-    page.locator("#id_password").fill(PASSWORD)
-    page.locator("form button[type=submit]").click()
+    login(page, live_server, staff.username)
 
     # The renewal worklist: due within 30 days.
     page.goto(f"{live_server.url}/customers/contracts/")

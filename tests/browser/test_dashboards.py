@@ -9,8 +9,9 @@ import pytest
 from playwright.sync_api import expect
 
 from segmentation.models import ReclassificationRun
+from tests.browser.conftest import login
 from tests.dashboards.conftest import build_book
-from tests.factories import PASSWORD, OwnerFactory
+from tests.factories import OwnerFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
@@ -22,10 +23,7 @@ def shot(page, artifacts_dir, name: str) -> None:
 def log_in(page, live_server, user) -> None:
     # base.html names no favicon; the browser's guess would count as a console error.
     page.route("**/favicon.ico", lambda route: route.fulfill(status=204))
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.locator("#id_username").fill(user.username)
-    page.locator("#id_password").fill(PASSWORD)
-    page.locator("form button[type=submit]").click()
+    login(page, live_server, user.username)
     expect(page.locator("#usermenu")).to_be_visible()
 
 

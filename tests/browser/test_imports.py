@@ -9,7 +9,8 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from playwright.sync_api import expect
 
 from customers.models import Contract, Customer
-from tests.factories import PASSWORD, OwnerFactory
+from tests.browser.conftest import login
+from tests.factories import OwnerFactory
 from tests.imports.samples import GDV_SAMPLE, gdv_sample_available
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
@@ -68,10 +69,7 @@ def test_owner_imports_a_csv_and_the_gdv_sample(page, live_server, artifacts_dir
     owner = OwnerFactory(username="inhaber-import", language="en")
     page.route("**/favicon.ico", lambda route: route.fulfill(status=204))
 
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.locator("#id_username").fill(owner.username)
-    page.locator("#id_password").fill(PASSWORD)
-    page.locator("form button[type=submit]").click()
+    login(page, live_server, owner.username)
     page.get_by_role("link", name="Import").first.click()
     expect(page).to_have_url(re.compile(r"/imports/$"))
     shot(page, artifacts_dir, "01-start")

@@ -11,8 +11,8 @@ import zipfile
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.conftest import login
 from tests.factories import (
-    PASSWORD,
     CommissionBookingFactory,
     ContractFactory,
     CustomerFactory,
@@ -35,10 +35,7 @@ def test_owner_sees_history_exports_and_erases(page, live_server, artifacts_dir,
     MarketingConsentFactory(customer=customer)
     page.route("**/favicon.ico", lambda route: route.fulfill(status=204))
 
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.locator("#id_username").fill(owner.username)
-    page.locator("#id_password").fill(PASSWORD)
-    page.locator("form button[type=submit]").click()
+    login(page, live_server, owner.username)
     expect(page).to_have_url(re.compile(r"/customers/$"))
 
     # A change, then the history panel on the customer page says who changed what.

@@ -12,8 +12,8 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from segmentation.models import ReclassificationRun, SegmentationPolicy
+from tests.browser.conftest import login
 from tests.factories import (
-    PASSWORD,
     CommissionBookingFactory,
     ContractFactory,
     CustomerFactory,
@@ -30,10 +30,7 @@ def shot(page, artifacts_dir, name: str) -> None:
 
 def log_in(page, live_server, user) -> None:
     page.route("**/favicon.ico", lambda route: route.fulfill(status=204))
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.locator("#id_username").fill(user.username)
-    page.locator("#id_password").fill(PASSWORD)
-    page.locator("form button[type=submit]").click()
+    login(page, live_server, user.username)
     expect(page.locator("#usermenu")).to_be_visible()
 
 

@@ -19,7 +19,8 @@ from servicelevels.models import (
     Recurrence,
     ServiceLevel,
 )
-from tests.factories import PASSWORD, CustomerFactory, OwnerFactory, StaffFactory
+from tests.browser.conftest import login
+from tests.factories import CustomerFactory, OwnerFactory, StaffFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
@@ -30,10 +31,7 @@ def shot(page, artifacts_dir, name: str) -> None:
 
 def log_in(page, live_server, user) -> None:
     page.route("**/favicon.ico", lambda route: route.fulfill(status=204))
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.locator("#id_username").fill(user.username)
-    page.locator("#id_password").fill(PASSWORD)
-    page.locator("form button[type=submit]").click()
+    login(page, live_server, user.username)
     expect(page.locator("#usermenu")).to_be_visible()
 
 

@@ -6,7 +6,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.factories import PASSWORD, CustomerFactory, OwnerFactory, StaffFactory
+from tests.browser.conftest import login
+from tests.factories import CustomerFactory, OwnerFactory, StaffFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
@@ -16,10 +17,7 @@ def shot(page, artifacts_dir, name: str) -> None:
 
 
 def sign_in(page, live_server, username: str) -> None:
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.locator("#id_username").fill(username)
-    page.locator("#id_password").fill(PASSWORD)
-    page.locator("form button[type=submit]").click()
+    login(page, live_server, username)
     expect(page).to_have_url(re.compile(r"/customers/$"))
     # The URL changes before the page has loaded; htmx binds the filter form's listeners on
     # load, so text typed earlier would never reach the server (seen once in CI).

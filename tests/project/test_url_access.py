@@ -9,10 +9,10 @@ PUBLIC = {"login", "health"}
 # Open to every signed-in user (own password, language, logout).
 ANY_USER = {"logout", "password_change", "password_change_done", "language_update", "home"}
 STAFF = {
-    "customers:list", "customers:export", "customers:create", "customers:detail", "customers:update",
+    "customers:list", "customers:count", "customers:export", "customers:create", "customers:detail", "customers:update",
     "customers:activity_create", "customers:contract_create", "customers:booking_create",
     "customers:consent_grant", "customers:consent_withdraw", "customers:contract_list",
-    "customers:contract_export", "customers:contract_update", "customers:contract_delete",
+    "customers:contract_count", "customers:contract_export", "customers:contract_update", "customers:contract_delete",
     "customers:history_panel", "segmentation:customer_panel", "segmentation:third_party_add",
     "segmentation:adjustment_add", "segmentation:third_party_delete", "segmentation:adjustment_delete",
     "servicelevels:my_tasks", "servicelevels:task_close", "servicelevels:customer_tasks",
