@@ -47,7 +47,7 @@ class CountLaterPaginator(LazyPaginator):
 
     def __init__(self, object_list, per_page, *args, **kwargs):
         self.known_count: int | None = None
-        super().__init__(object_list, min(int(per_page), PER_PAGE), *args, **kwargs)
+        super().__init__(object_list, page_size(per_page), *args, **kwargs)
 
     def page(self, number):
         page = super().page(number)
@@ -59,7 +59,17 @@ class CountLaterPaginator(LazyPaginator):
 PAGINATION = {"per_page": PER_PAGE, "paginator_class": CountLaterPaginator}
 
 
-def count_summary(count: int, page: str | int | None, *, exact: bool = False) -> dict:
+def page_size(per_page: str | int | None) -> int:
+    """The rows a page shows: PER_PAGE, or fewer if the query string asks (CountLaterPaginator)."""
+    try:
+        return max(1, min(int(per_page or PER_PAGE), PER_PAGE))
+    except (TypeError, ValueError):
+        return PER_PAGE
+
+
+def count_summary(
+    count: int, page: str | int | None, *, exact: bool = False, per_page: int | None = None
+) -> dict:
     """What a list's count line says: `count` as counted by selectors.capped_count (COUNT_CAP + 1
     means more than COUNT_CAP) or, `exact`, as known on the last page; the page asked for and
     how many pages the count makes."""
@@ -73,7 +83,7 @@ def count_summary(count: int, page: str | int | None, *, exact: bool = False) ->
         "capped": capped,
         "cap": COUNT_CAP,
         "page": number,
-        "pages": None if capped else max(1, -(-count // PER_PAGE)),
+        "pages": None if capped else max(1, -(-count // (per_page or PER_PAGE))),
     }
 
 

@@ -151,7 +151,9 @@ class ListCountView(PermissionRequiredMixin, View):
     def get(self, request):
         count = selectors.capped_count(self.rows(request), tables.COUNT_CAP)
         context = {
-            "summary": tables.count_summary(count, request.GET.get("page")),
+            "summary": tables.count_summary(
+                count, request.GET.get("page"), per_page=tables.page_size(request.GET.get("per_page"))
+            ),
             "list_url": reverse(self.list_url_name),
             "query": request.GET.urlencode(),
             "title": self.title,

@@ -49,8 +49,8 @@ def segment_badge(segment: str) -> str:
 
 
 @register.simple_tag
-def count_summary(count: int, page: int) -> dict:
+def count_summary(count: int, page: int, per_page: int) -> dict:
     """The count line of a list whose last page is shown: the count is exact (tables.count_summary)."""
     from customers.tables import count_summary as summary  # tables uses this module's formatters
 
-    return summary(count, page, exact=True)
+    return summary(count, page, exact=True, per_page=per_page)

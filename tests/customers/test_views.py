@@ -960,3 +960,17 @@ def test_customer_export_follows_the_sort(staff_client):
     text = streamed(staff_client.get(reverse("customers:export"), {"sort": "-revenue"}))
 
     assert [line.split(";")[0] for line in text.lstrip("\ufeff").splitlines()[1:]] == ["K2", "K3", "K1"]
+
+
+def test_smaller_pages_are_counted_in_their_own_size(english_staff_client):
+    CustomerFactory.create_batch(25)
+
+    counted = content(
+        english_staff_client.get(reverse("customers:count"), {"per_page": 10, "page": 2}, **HTMX)
+    )
+    last = content(english_staff_client.get(reverse("customers:list"), {"per_page": 10, "page": 3}))
+    odd = content(english_staff_client.get(reverse("customers:count"), {"per_page": "viele"}, **HTMX))
+
+    assert ">25 entries · page 2 of 3</span>" in counted
+    assert ">25 entries · page 3 of 3</span>" in last
+    assert ">25 entries</span>" in odd  # one page of 50
