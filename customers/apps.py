@@ -7,11 +7,8 @@ class CustomersConfig(AppConfig):
     verbose_name = _("Customers and contracts")
 
     def ready(self):
-        from django.db.models.signals import post_delete, post_save
+        from brokercrm import kept
 
-        from .filters import KEPT_CHOICES
+        from . import filters, querysets  # noqa: F401  (they register what they keep)
 
-        # The filter forms' kept choices are read again after a change (customers.filters).
-        for model, choices in KEPT_CHOICES.items():
-            post_save.connect(choices.clear, sender=model, weak=False)
-            post_delete.connect(choices.clear, sender=model, weak=False)
+        kept.connect()

@@ -8,7 +8,6 @@ import copy
 import datetime as dt
 import hashlib
 import itertools
-import time
 
 import django_filters
 from django import forms
@@ -23,6 +22,7 @@ from django_filters.filters import FilterMethod
 
 from brokercrm.accounts.models import User
 from brokercrm.forms import BootstrapFormMixin
+from brokercrm.kept import kept
 
 from . import gdv
 from .models import Contract, Customer, Household, Insurer, LineOfBusiness
@@ -128,27 +128,6 @@ class FastTextInput(forms.TextInput):
         return format_html("<input{}>", flatatt(final_attrs))
 
 
-class KeptChoices:
-    """Choices read from the database and kept in this process for `seconds`, instead of being
-    read for every list page: reference data (Sparten) and short lists that change seldom
-    (advisors, insurers). A change saved in this process clears them at once (signals,
-    customers.apps); other processes read them again within `seconds`."""
-
-    def __init__(self, read, seconds: float):
-        self.read = read
-        self.seconds = seconds
-        self._kept: tuple[float, FixedChoices] | None = None
-
-    def __call__(self) -> FixedChoices:
-        kept = self._kept
-        if kept is None or time.monotonic() - kept[0] > self.seconds:
-            kept = self._kept = (time.monotonic(), FixedChoices(self.read()))
-        return kept[1]
-
-    def clear(self, **_signal_kwargs) -> None:
-        self._kept = None
-
-
 def _lines():
     """(code, "code short name") of every Sparte."""
     return (
@@ -168,10 +147,11 @@ def _insurers():
     return Insurer.objects.order_by("name").values_list("pk", "name")
 
 
-line_choices = KeptChoices(_lines, seconds=300)
-advisor_choices = KeptChoices(_advisors, seconds=60)
-insurer_choices = KeptChoices(_insurers, seconds=60)
-KEPT_CHOICES = {LineOfBusiness: line_choices, User: advisor_choices, Insurer: insurer_choices}
+# The choices of the database-backed selects, kept per process (brokercrm.kept): reference
+# data for minutes, the short lists of advisors and insurers for a minute.
+line_choices = kept(_lines, seconds=300, cleared_by="customers.LineOfBusiness", make=FixedChoices)
+advisor_choices = kept(_advisors, seconds=60, cleared_by="accounts.User", make=FixedChoices)
+insurer_choices = kept(_insurers, seconds=60, cleared_by="customers.Insurer", make=FixedChoices)
 
 
 class _BaseFilters(dict):

@@ -6,6 +6,8 @@ from django.db import models
 from django.db.models import Exists, Q
 from django.db.models.functions import Substr
 
+from brokercrm.kept import kept
+
 from . import gdv
 
 # The Leitregion of a German PLZ: its first two digits (an index of the customer list).
@@ -148,7 +150,15 @@ def _add_months(date: dt.date, months: int) -> dt.date:
     return dt.date(year, month, min(date.day, calendar.monthrange(year, month)[1]))
 
 
-def _line_id(code: str) -> int | None:
+def _line_ids() -> dict[str, int]:
     from .models import LineOfBusiness
 
-    return LineOfBusiness.objects.filter(code=code).values_list("id", flat=True).first()
+    return dict(LineOfBusiness.objects.values_list("code", "id"))
+
+
+# The id of each Sparte code: reference data, kept instead of read for every filtered list.
+line_ids = kept(_line_ids, seconds=300, cleared_by="customers.LineOfBusiness")
+
+
+def _line_id(code: str) -> int | None:
+    return line_ids().get(code)

@@ -147,14 +147,13 @@ def _default_language():
 
 @pytest.fixture(autouse=True)
 def _fresh_kept_choices():
-    """The filter forms' choices kept per process (customers.filters.KeptChoices) and the
-    rendered fragments start empty in each test: the rows they came from are rolled back."""
+    """What is kept per process (brokercrm.kept: the filter forms' choices, the Sparten's ids)
+    and the rendered fragments start empty in each test: the rows they came from are rolled back."""
     from django.core.cache import caches
 
-    from customers.filters import KEPT_CHOICES
+    from brokercrm import kept
 
-    for choices in KEPT_CHOICES.values():
-        choices.clear()
+    kept.clear_all()
     caches["fragments"].clear()
 
 

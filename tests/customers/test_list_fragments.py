@@ -130,12 +130,12 @@ def test_the_advisor_choices_are_kept_and_read_again_after_a_change(staff_client
 
 
 def test_other_processes_read_the_choices_again_within_their_time(monkeypatch):
-    from customers import filters
+    from brokercrm import kept
 
     read = []
-    choices = filters.KeptChoices(lambda: read.append(1) or [("1", "eins")], seconds=60)
+    choices = kept.Kept(lambda: read.append(1) or [("1", "eins")], seconds=60)
     now = [1000.0]
-    monkeypatch.setattr(filters.time, "monotonic", lambda: now[0])
+    monkeypatch.setattr(kept.time, "monotonic", lambda: now[0])
 
     assert list(choices()) == [("1", "eins")] and list(choices()) == [("1", "eins")]
     now[0] += 61

@@ -71,3 +71,16 @@ def test_a_plz_prefix_finds_exactly_the_postal_codes_starting_with_it(prefix):
         p for p in Customer.objects.values_list("postal_code", flat=True) if p.startswith(prefix)
     )
     assert found  # every prefix above matches something
+
+
+def test_the_sparten_ids_are_kept_and_read_again_after_a_change(django_assert_num_queries):
+    from customers.models import LineOfBusiness
+    from customers.querysets import _line_id
+
+    hausrat = line("130")
+    assert _line_id("130") == hausrat.pk
+    with django_assert_num_queries(0):
+        assert _line_id("130") == hausrat.pk  # kept: no query per filtered list
+    new = LineOfBusiness.objects.create(code="9999", name="Eigene Sparte", short_name="Eigene", gdv_code="999")
+    assert _line_id("9999") == new.pk  # saved here: read again at once
+    assert _line_id("nope") is None
