@@ -81,6 +81,8 @@ def test_the_sparten_ids_are_kept_and_read_again_after_a_change(django_assert_nu
     assert _line_id("130") == hausrat.pk
     with django_assert_num_queries(0):
         assert _line_id("130") == hausrat.pk  # kept: no query per filtered list
-    new = LineOfBusiness.objects.create(code="9999", name="Eigene Sparte", short_name="Eigene", gdv_code="999")
+    new = LineOfBusiness.objects.create(
+        code="9999", name="Eigene Sparte", short_name="Eigene", gdv_code="999"
+    )
     assert _line_id("9999") == new.pk  # saved here: read again at once
     assert _line_id("nope") is None
