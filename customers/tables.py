@@ -43,16 +43,18 @@ class CountLaterPaginator(LazyPaginator):
     """Pages a list without counting it: a page reads one row more than it shows, to know
     whether another follows (django-tables2's LazyPaginator). The list page loads its count
     afterwards from the list's count view (htmx), so the rows never wait for it; on the last
-    page the count is known at once (`known_count`). `?per_page=` can only make pages smaller."""
+    page the count is known at once (`summary`, as count_summary makes it). `?per_page=` can only
+    make pages smaller."""
 
     def __init__(self, object_list, per_page, *args, **kwargs):
-        self.known_count: int | None = None
+        self.summary: dict | None = None
         super().__init__(object_list, page_size(per_page), *args, **kwargs)
 
     def page(self, number):
         page = super().page(number)
         if self.is_last_page(page.number):
-            self.known_count = (page.number - 1) * self.per_page + len(page.object_list)
+            count = (page.number - 1) * self.per_page + len(page.object_list)
+            self.summary = count_summary(count, page.number, exact=True, per_page=self.per_page)
         return page
 
 
@@ -109,8 +111,7 @@ class FastRowsMixin:
         raise NotImplementedError
 
     def rows_html(self) -> SafeString:
-        rows = self.paginated_rows  # a page's BoundRows (CountLaterPaginator: a list of BoundRow)
-        records = [row.record for row in rows] if isinstance(rows, list) else list(rows.data)
+        records = [row.record for row in self.paginated_rows]
         if not records:
             return format_html(
                 '<tr><td colspan="{}" class="text-body-secondary">{}</td></tr>',

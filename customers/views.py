@@ -9,13 +9,12 @@ from django.contrib.auth.mixins import PermissionRequiredMixin
 from django.core.exceptions import ValidationError
 from django.http import HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect
-from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 from django.views import View
-from django.views.generic import CreateView, DetailView, FormView, UpdateView
+from django.views.generic import CreateView, DetailView, FormView, TemplateView, UpdateView
 from django_filters.views import FilterView
 from django_tables2 import SingleTableMixin
 
@@ -136,31 +135,32 @@ class CustomerListView(PermissionRequiredMixin, HtmxPartialMixin, SingleTableMix
         return selectors.customer_rows(super().get_table_data())
 
 
-class ListCountView(PermissionRequiredMixin, View):
+class ListCountView(PermissionRequiredMixin, HtmxPartialMixin, TemplateView):
     """How many entries a list's filters match (at most tables.COUNT_CAP), for the count line
     above the table: the list page loads it through htmx once its rows are shown, as counting a
     large book costs more than the page of rows (tables.CountLaterPaginator). Without JavaScript
     the count line is a link here, and this is a page of its own with the way back."""
 
+    template_name = "customers/list_count.html"
+    partial_template_name = "customers/partials/list_count.html"
     list_url_name = ""
     title = ""
 
     def rows(self, request):
         raise NotImplementedError
 
-    def get(self, request):
-        count = selectors.capped_count(self.rows(request), tables.COUNT_CAP)
-        context = {
-            "summary": tables.count_summary(
-                count, request.GET.get("page"), per_page=tables.page_size(request.GET.get("per_page"))
+    def get_context_data(self, **kwargs):
+        get = self.request.GET
+        count = selectors.capped_count(self.rows(self.request), tables.COUNT_CAP)
+        return super().get_context_data(
+            summary=tables.count_summary(
+                count, get.get("page"), per_page=tables.page_size(get.get("per_page"))
             ),
-            "list_url": reverse(self.list_url_name),
-            "query": request.GET.urlencode(),
-            "title": self.title,
-        }
-        htmx = getattr(request, "htmx", None)
-        template = "customers/partials/list_count.html" if htmx else "customers/list_count.html"
-        return TemplateResponse(request, template, context)
+            list_url=reverse(self.list_url_name),
+            query=get.urlencode(),
+            title=self.title,
+            **kwargs,
+        )
 
 
 class CustomerCountView(ListCountView):

@@ -46,11 +46,3 @@ def segment_badge(segment: str) -> str:
     if not segment:
         return "–"
     return format_html('<span class="segment-badge segment-{0}">{0}</span>', segment)
-
-
-@register.simple_tag
-def count_summary(count: int, page: int, per_page: int) -> dict:
-    """The count line of a list whose last page is shown: the count is exact (tables.count_summary)."""
-    from customers.tables import count_summary as summary  # tables uses this module's formatters
-
-    return summary(count, page, exact=True, per_page=per_page)

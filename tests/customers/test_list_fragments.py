@@ -13,13 +13,6 @@ from tests.factories import ContractFactory, CustomerFactory, StaffFactory
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _empty_fragment_cache():
-    caches["fragments"].clear()
-    yield
-    caches["fragments"].clear()
-
-
 def page(client, url_name="customers:list", **params) -> str:
     response = client.get(reverse(url_name), params)
     assert response.status_code == 200
