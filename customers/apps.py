@@ -9,6 +9,6 @@ class CustomersConfig(AppConfig):
     def ready(self):
         from brokercrm import kept
 
-        from . import filters, querysets  # noqa: F401  (they register what they keep)
+        from . import filters, querysets, selectors  # noqa: F401  (they register what they keep)
 
         kept.connect()

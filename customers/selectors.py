@@ -13,9 +13,10 @@ from django.db.models import Count, DecimalField, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce, ExtractDay, ExtractMonth, Mod
 
 from brokercrm.accounts.models import User
+from brokercrm.kept import kept
 
 from .filters import ContractFilter, CustomerFilter
-from .models import Activity, CommissionBooking, Contract, Customer, MarketingConsent
+from .models import Activity, CommissionBooking, Contract, Customer, LineOfBusiness, MarketingConsent
 from .querysets import visible_q
 
 TIMELINE_LIMIT = 50
@@ -48,7 +49,10 @@ def customer_list(*, filters: Mapping[str, Any] | None, user: User | None = None
 
 
 # What a row of the customer list shows, read as plain values: building 50 model instances
-# (with advisor, household and biggest gap) costs more than the query on a large book.
+# (with advisor, household and biggest gap) costs more than the query on a large book. The
+# advisor's and the biggest gap's names come from reference data kept in the process
+# (row_names), not from joins: two LEFT JOINs less make PostgreSQL plan the list query in a
+# third of the time.
 CUSTOMER_ROW_FIELDS = (
     "id",
     "number",
@@ -58,15 +62,11 @@ CUSTOMER_ROW_FIELDS = (
     "postal_code",
     "city",
     "advisor_id",
-    "advisor__username",
-    "advisor__first_name",
-    "advisor__last_name",
     "status",
     "segment",
     "revenue",
     "potential",
     "biggest_gap_id",
-    "biggest_gap__short_name",
     "household_id",
     "household__name",
 )
@@ -75,6 +75,42 @@ CUSTOMER_ROW_FIELDS = (
 def customer_rows(customers: QuerySet[Customer]) -> QuerySet:
     """The customer list's rows (dicts of CUSTOMER_ROW_FIELDS) in the list's filter and order."""
     return customers.values(*CUSTOMER_ROW_FIELDS)
+
+
+def _user_names(pks=None) -> dict[int, str]:
+    users = User.objects.all() if pks is None else User.objects.filter(pk__in=pks)
+    return {
+        pk: f"{first} {last}".strip() or username
+        for pk, first, last, username in users.values_list("pk", "first_name", "last_name", "username")
+    }
+
+
+def _line_short_names(pks=None) -> dict[int, str]:
+    lines = LineOfBusiness.objects.all() if pks is None else LineOfBusiness.objects.filter(pk__in=pks)
+    return dict(lines.values_list("pk", "short_name"))
+
+
+# Every user's and every Sparte's display name, kept per process (brokercrm.kept).
+user_names = kept(_user_names, seconds=60, cleared_by="accounts.User")
+line_short_names = kept(_line_short_names, seconds=300, cleared_by="customers.LineOfBusiness")
+
+
+def row_names(rows: list[dict]) -> tuple[dict[int, str], dict[int, str]]:
+    """The advisors' and biggest gaps' names of these customer_rows: from what is kept, and a
+    user or Sparte made in another process since it was read is read at once (one query)."""
+    return (
+        _names(user_names, _user_names, {row["advisor_id"] for row in rows}),
+        _names(line_short_names, _line_short_names, {row["biggest_gap_id"] for row in rows}),
+    )
+
+
+def _names(kept_names, read, pks: set) -> dict[int, str]:
+    names = kept_names()
+    missing = {pk for pk in pks if pk is not None and pk not in names}
+    if missing:
+        kept_names.clear()
+        names = {**names, **read(missing)}
+    return names
 
 
 def capped_count(rows: QuerySet, cap: int) -> int:

@@ -26,7 +26,7 @@ from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext_lazy as _
 from django_tables2.paginators import LazyPaginator
 
-from . import gdv
+from . import gdv, selectors
 from .models import Contract, Customer
 from .templatetags.crm import money_formatter, segment_badge
 
@@ -118,13 +118,13 @@ class FastRowsMixin:
                 len(self.columns),
                 self.empty_text,
             )
-        self.prepare_rows()
+        self.prepare_rows(records)
         row_format = self.row_format
         return mark_safe(
             "\n".join(row_format.format(*map(_escape_cell, self.row_values(record))) for record in records)
         )
 
-    def prepare_rows(self) -> None:
+    def prepare_rows(self, records: list) -> None:
         """What every row shares (URLs, labels), computed once per page."""
 
     @property
@@ -169,7 +169,7 @@ class CustomerTable(FastRowsMixin, tables.Table):
         "<td>{10}</td></tr>"
     )
 
-    def prepare_rows(self) -> None:
+    def prepare_rows(self, records: list[dict]) -> None:
         # The detail URL is the list URL plus the id: one reverse() per page, not per row.
         self._list_url = reverse("customers:list")
         self._household_link = format_html(
@@ -178,6 +178,7 @@ class CustomerTable(FastRowsMixin, tables.Table):
         )
         self._status_labels = {value: str(label) for value, label in Customer.Status.choices}
         self._money = money_formatter()
+        self._advisors, self._gaps = selectors.row_names(records)
 
     def row_values(self, c: dict) -> tuple:
         """One row from selectors.customer_rows (plain values, not model instances)."""
@@ -187,12 +188,7 @@ class CustomerTable(FastRowsMixin, tables.Table):
             )
         else:
             household = DASH
-        if c["advisor_id"]:
-            advisor = (
-                f"{c['advisor__first_name']} {c['advisor__last_name']}".strip() or c["advisor__username"]
-            )
-        else:
-            advisor = DASH
+        advisor = self._advisors[c["advisor_id"]] if c["advisor_id"] else DASH
         return (
             f"{self._list_url}{c['id']}/",
             c["number"],
@@ -203,7 +199,7 @@ class CustomerTable(FastRowsMixin, tables.Table):
             segment_badge(c["segment"]),
             self._money(c["revenue"]),
             self._money(c["potential"]),
-            c["biggest_gap__short_name"] if c["biggest_gap_id"] else DASH,
+            self._gaps[c["biggest_gap_id"]] if c["biggest_gap_id"] else DASH,
             household,
         )
 
@@ -245,7 +241,7 @@ class ContractTable(FastRowsMixin, tables.Table):
         '<td>{7}</td><td>{8}</td><td class="money">{9}</td><td>{10}</td><td>{11}</td></tr>'
     )
 
-    def prepare_rows(self) -> None:
+    def prepare_rows(self, records: list[Contract]) -> None:
         # One reverse() per page: the contract and customer URLs are a prefix plus the id.
         self._contract_url = reverse("customers:contract_update", args=[0]).replace("/0/", "/{}/")
         self._customer_url = reverse("customers:detail", args=[0]).replace("/0/", "/{}/")

@@ -10,6 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from customers import panels, services
+from brokercrm.accounts.models import User
 from customers.models import Activity, CommissionBooking, Contract, Customer, MarketingConsent
 from tests.factories import (
     CommissionBookingFactory,
@@ -166,6 +167,27 @@ def test_customer_list_filters_by_advisor_and_household(staff_client, staff):
 
     assert list_numbers(by_advisor) == [mine.number]
     assert list_numbers(by_household) == [mine.number]
+
+
+def test_customer_list_names_advisors_and_gaps_even_when_made_elsewhere(staff_client):
+    """The rows take the advisors' and Sparten's names from what the process keeps; a user made
+    by another process since (no signal here: bulk_create) is read at once, and a rename saved
+    in this process shows on the next page."""
+    anna = UserFactory(first_name="Anna", last_name="Adler")
+    CustomerFactory(name="Erster", advisor=anna, biggest_gap=line("140"))
+    first = content(staff_client.get(reverse("customers:list"), HTMX))
+    (bert,) = User.objects.bulk_create([User(username="bert", first_name="Bert", last_name="Berg")])
+    CustomerFactory(name="Zweiter", advisor=bert)
+
+    second = content(staff_client.get(reverse("customers:list"), HTMX))
+    anna.last_name = "Albrecht"
+    anna.save()
+    third = content(staff_client.get(reverse("customers:list"), HTMX))
+
+    assert "Anna Adler" in first
+    assert line("140").short_name in first
+    assert "Bert Berg" in second
+    assert "Anna Albrecht" in third and "Anna Adler" not in third
 
 
 def test_customer_list_invalid_filter_shows_the_error_and_no_rows(staff_client):
