@@ -34,6 +34,7 @@ from bench import _common as c  # noqa: E402
 # (label, path): what an office worker does on the list.
 CASES = [
     ("first page", "/customers/"),
+    ("q=Müller (sorted by name, the default)", "/customers/?q=M%C3%BCller"),
     (
         "q=Müller, active, by revenue desc, page 3",
         "/customers/?q=M%C3%BCller&status=active&sort=-revenue&page=3",

@@ -4,11 +4,13 @@ fixed number of queries however many rows there are."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from django.db import connection
 from django.db.models import Count, DecimalField, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce, ExtractDay, ExtractMonth, Mod
 
@@ -111,6 +113,27 @@ def _names(kept_names, read, pks: set) -> dict[int, str]:
         kept_names.clear()
         names = {**names, **read(missing)}
     return names
+
+
+# A search that PostgreSQL expects to match at most this many customers is sorted by name or by
+# place after it is found (search_sorts_matches) instead of by walking that sort's index.
+FEW_MATCHES = 40_000
+
+
+def search_sorts_matches(rows: QuerySet) -> bool:
+    """Whether a searched list is better found first and sorted then (PostgreSQL only).
+
+    Sorted by name, PostgreSQL walks the name index and tests every customer until a page is
+    full. It expects the matches spread over the alphabet, but a surname's are all in one place:
+    "Müller" sorted by name tested 570,000 of 1,000,000 customers (1.7-2.4 s) before the page was
+    full; found through the search indexes and sorted it takes 0.13 s, a rare name 1-20 ms
+    instead of 10-140 ms. Cities cluster the same way in the PLZ order. Only for a term that
+    matches very many customers ("ann", 141,000) is the walk faster, as every few customers
+    match; the planner's estimate of the matches (it reads the columns' statistics) tells which."""
+    if connection.vendor != "postgresql":
+        return False
+    plan = json.loads(rows.order_by().explain(format="json"))
+    return plan[0]["Plan"]["Plan Rows"] <= FEW_MATCHES
 
 
 def capped_count(rows: QuerySet, cap: int) -> int:

@@ -16,7 +16,8 @@ from decimal import Decimal
 from typing import Any
 
 import django_tables2 as tables
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet, Value
+from django.db.models.functions import Concat
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -162,6 +163,30 @@ class CustomerTable(FastRowsMixin, tables.Table):
         order_by = ("name",)
         empty_text = _("No customers match these filters.")
         default = "–"
+
+    def __init__(self, *args, searched: bool = False, **kwargs):
+        self.searched = searched  # the list is searched (a term in ?q=); before the default order
+        self._sorts_matches: bool | None = None
+        super().__init__(*args, **kwargs)
+
+    def order_name(self, rows: QuerySet, is_descending: bool):
+        return self._order_found_matches(rows, ("name", "first_name", "id"), is_descending)
+
+    def order_place(self, rows: QuerySet, is_descending: bool):
+        return self._order_found_matches(rows, ("postal_code", "id"), is_descending)
+
+    def _order_found_matches(self, rows: QuerySet, fields: tuple[str, ...], is_descending: bool):
+        """A search that matches few customers is found first and sorted then: the first sort
+        key is an expression no index provides (the same order), so PostgreSQL cannot walk the
+        sort's index instead (selectors.search_sorts_matches tells when)."""
+        if not self.searched:
+            return rows, False
+        if self._sorts_matches is None:  # asked once per page (the view and RequestConfig both sort)
+            self._sorts_matches = selectors.search_sorts_matches(rows)
+        if not self._sorts_matches:
+            return rows, False
+        keys = [Concat(fields[0], Value("")), *map(F, fields[1:])]
+        return rows.order_by(*(key.desc() if is_descending else key.asc() for key in keys)), True
 
     row_format = (
         '<tr><td><a href="{0}">{1}</a></td><td><a href="{0}">{2}</a></td><td>{3}</td><td>{4}</td>'

@@ -134,6 +134,15 @@ class CustomerListView(PermissionRequiredMixin, HtmxPartialMixin, SingleTableMix
     def get_table_data(self):
         return selectors.customer_rows(super().get_table_data())
 
+    def get_table_kwargs(self):
+        form = self.filterset.form
+        # The requested sort from the start, so a searched list does not ask how to sort by
+        # name (the default) when it is sorted by revenue.
+        return {
+            "searched": bool(form.is_valid() and form.cleaned_data.get("q")),
+            "order_by": self.request.GET.get("sort") or None,
+        }
+
 
 class ListCountView(PermissionRequiredMixin, HtmxPartialMixin, TemplateView):
     """How many entries a list's filters match (at most tables.COUNT_CAP), for the count line

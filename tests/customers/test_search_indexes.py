@@ -4,6 +4,7 @@ customers is read in full for every search."""
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from customers import selectors
 from tests.factories import CustomerFactory
@@ -66,3 +67,66 @@ def test_a_plz_area_sorted_by_name_is_a_range_of_the_leitregion_index(require_po
     text = plan(page)
     assert "customer_plz_region_name_idx" in text, text
     assert "Sort" not in text.replace("Sort Key", ""), text
+
+
+SEARCHED_SORTS = ["name", "-name", "place", "-place"]
+
+
+def searched_numbers(client, sort: str) -> list[str]:
+    response = client.get("/customers/", {"q": "Müller", "sort": sort}, HTTP_HX_REQUEST="true")
+    return [row.record["number"] for row in response.context["table"].paginated_rows]
+
+
+def make_muellers() -> None:
+    for i, (name, first, plz) in enumerate(
+        [("Müller", "Zoe", "99084"), ("Müller", "Anna", "06526"), ("Müller-Lang", "Bert", "10115"),
+         ("Adler", "Müller", "80331"), ("Schmüller", "Carl", "01067"), ("Müller", "Anna", "20095")]
+    ):  # fmt: skip
+        CustomerFactory(number=f"K{i}", name=name, first_name=first, postal_code=plz, kind="person")
+    CustomerFactory(name="Zander")
+
+
+@pytest.mark.parametrize("sort", SEARCHED_SORTS)
+def test_a_search_sorted_after_it_is_found_keeps_the_order(staff_client, monkeypatch, sort):
+    """Found first and sorted then (a search of few matches) or walked along the sort's index:
+    the same rows in the same order, ties broken by id."""
+    make_muellers()
+    monkeypatch.setattr(selectors, "search_sorts_matches", lambda rows: False)
+    walked = searched_numbers(staff_client, sort)
+    monkeypatch.setattr(selectors, "search_sorts_matches", lambda rows: True)
+    found_then_sorted = searched_numbers(staff_client, sort)
+
+    assert len(walked) == 6
+    assert found_then_sorted == walked
+    if sort == "name":
+        assert walked[:3] == ["K3", "K1", "K5"]  # Adler; Müller Anna (K1 before K5); Müller Zoe
+
+
+def test_a_search_of_few_matches_is_sorted_after_it_is_found(require_postgres, staff_client):
+    """On PostgreSQL the planner's estimate decides; the fence is the first sort key."""
+    make_muellers()
+    with CaptureQueriesContext(connection) as few:
+        searched_numbers(staff_client, "name")
+    with CaptureQueriesContext(connection) as by_revenue:
+        searched_numbers(staff_client, "-revenue")
+
+    (explain,) = [q["sql"] for q in few.captured_queries if q["sql"].startswith("EXPLAIN")]
+    (rows,) = [
+        q["sql"] for q in few.captured_queries if q["sql"].startswith('SELECT "customers_customer"."id"')
+    ]
+    assert "CONCAT" in rows.split("ORDER BY")[1].upper() or "||" in rows.split("ORDER BY")[1]
+    assert "LIMIT" not in explain  # the estimate of all matches, not of a page
+    assert not [q for q in by_revenue.captured_queries if q["sql"].startswith("EXPLAIN")]
+
+
+def test_a_search_of_very_many_matches_walks_the_name_index(require_postgres, staff_client, monkeypatch):
+    make_muellers()
+    monkeypatch.setattr(selectors, "FEW_MATCHES", 0)
+    with CaptureQueriesContext(connection) as many:
+        numbers = searched_numbers(staff_client, "name")
+
+    rows = [
+        q["sql"] for q in many.captured_queries if q["sql"].startswith('SELECT "customers_customer"."id"')
+    ]
+    assert numbers[:3] == ["K3", "K1", "K5"]
+    assert rows and "ORDER BY 4 ASC, 5 ASC, 1 ASC" in rows[0]  # name, first name, id: the index's order

@@ -9,8 +9,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from customers import panels, services
 from brokercrm.accounts.models import User
+from customers import panels, services
 from customers.models import Activity, CommissionBooking, Contract, Customer, MarketingConsent
 from tests.factories import (
     CommissionBookingFactory,
