@@ -107,6 +107,9 @@ class FastRowsMixin:
     several times the rest of the list page. Subclasses give the row format and its values."""
 
     row_format = ""
+    # Whether row_values() gives HTML already (each text escaped by the subclass), or plain
+    # values that rows_html() escapes cell by cell.
+    row_values_are_html = False
 
     def row_values(self, record) -> tuple:
         raise NotImplementedError
@@ -120,9 +123,11 @@ class FastRowsMixin:
                 self.empty_text,
             )
         self.prepare_rows(records)
-        row_format = self.row_format
+        row_format, row_values = self.row_format, self.row_values
+        if self.row_values_are_html:
+            return mark_safe("\n".join(row_format.format(*row_values(record)) for record in records))
         return mark_safe(
-            "\n".join(row_format.format(*map(_escape_cell, self.row_values(record))) for record in records)
+            "\n".join(row_format.format(*map(_escape_cell, row_values(record))) for record in records)
         )
 
     def prepare_rows(self, records: list) -> None:
@@ -194,34 +199,41 @@ class CustomerTable(FastRowsMixin, tables.Table):
         "<td>{10}</td></tr>"
     )
 
+    # The cells are HTML: what a row shares is escaped once per page (prepare_rows), each
+    # customer's own text once per cell (row_values); the test of escaping fills every cell.
+    row_values_are_html = True
+
     def prepare_rows(self, records: list[dict]) -> None:
+        escape = html.escape
         # The detail URL is the list URL plus the id: one reverse() per page, not per row.
-        self._list_url = reverse("customers:list")
+        self._list_url = escape(reverse("customers:list"))
         self._household_link = format_html(
             '<a href="?household={{0}}" hx-get="?household={{0}}" title="{}">{{1}}</a>',
             gettext("All members of the household"),
         )
-        self._status_labels = {value: str(label) for value, label in Customer.Status.choices}
-        self._money = money_formatter()
-        self._advisors, self._gaps = selectors.row_names(records)
+        self._status_labels = {value: escape(str(label)) for value, label in Customer.Status.choices}
+        self._badges = {segment: segment_badge(segment) for segment, _label in Customer.Segment.choices}
+        self._money = money_formatter()  # digits, separators and the € sign: nothing to escape
+        advisors, gaps = selectors.row_names(records)
+        self._advisors = {pk: escape(advisors[pk]) for pk in {c["advisor_id"] for c in records} if pk}
+        self._gaps = {pk: escape(gaps[pk]) for pk in {c["biggest_gap_id"] for c in records} if pk}
 
     def row_values(self, c: dict) -> tuple:
-        """One row from selectors.customer_rows (plain values, not model instances)."""
+        """One row from selectors.customer_rows (plain values, not model instances), as HTML."""
+        escape = html.escape
         if c["household_id"]:
-            household = mark_safe(
-                self._household_link.format(c["household_id"], html.escape(c["household__name"]))
-            )
+            household = self._household_link.format(c["household_id"], escape(c["household__name"]))
         else:
             household = DASH
-        advisor = self._advisors[c["advisor_id"]] if c["advisor_id"] else DASH
+        segment = c["segment"]
         return (
             f"{self._list_url}{c['id']}/",
-            c["number"],
-            Customer.name_for_display(c["kind"], c["name"], c["first_name"]),
-            f"{c['postal_code']} {c['city']}".strip(),
-            advisor,
-            self._status_labels.get(c["status"], c["status"]),
-            segment_badge(c["segment"]),
+            escape(c["number"]),
+            escape(Customer.name_for_display(c["kind"], c["name"], c["first_name"])),
+            escape(f"{c['postal_code']} {c['city']}".strip()),
+            self._advisors[c["advisor_id"]] if c["advisor_id"] else DASH,
+            self._status_labels.get(c["status"]) or escape(c["status"]),
+            self._badges.get(segment) or segment_badge(segment),
             self._money(c["revenue"]),
             self._money(c["potential"]),
             self._gaps[c["biggest_gap_id"]] if c["biggest_gap_id"] else DASH,

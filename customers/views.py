@@ -135,11 +135,13 @@ class CustomerListView(PermissionRequiredMixin, HtmxPartialMixin, SingleTableMix
         return selectors.customer_rows(super().get_table_data())
 
     def get_table_kwargs(self):
-        form = self.filterset.form
+        # Unbound (no filters), the filterset has not made its form: none is needed then.
+        filterset = self.filterset
+        searched = filterset.is_bound and filterset.is_valid() and bool(filterset.form.cleaned_data["q"])
         # The requested sort from the start, so a searched list does not ask how to sort by
         # name (the default) when it is sorted by revenue.
         return {
-            "searched": bool(form.is_valid() and form.cleaned_data.get("q")),
+            "searched": searched,
             "order_by": self.request.GET.get("sort") or None,
         }
 

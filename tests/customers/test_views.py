@@ -190,6 +190,23 @@ def test_customer_list_names_advisors_and_gaps_even_when_made_elsewhere(staff_cl
     assert "Anna Albrecht" in third and "Anna Adler" not in third
 
 
+def test_customer_list_escapes_every_cell(staff_client):
+    """Whatever staff typed into a customer, an advisor, a household or a Sparte shows as text."""
+    html = "<b>x</b>"
+    advisor = UserFactory(first_name=html, last_name="")
+    gap = line("140")
+    gap.short_name = f"BU {html}"
+    gap.save()
+    household = HouseholdFactory(name=f"Haus {html}")
+    CustomerFactory(name=f"Name {html}", first_name=html, city=f"Ort {html}", postal_code="06526",
+                    advisor=advisor, household=household, biggest_gap=gap, kind="person")  # fmt: skip
+
+    for extra in ({}, HTMX):
+        page = content(staff_client.get(reverse("customers:list"), **extra))
+        assert html not in page
+        assert page.count("&lt;b&gt;x&lt;/b&gt;") >= 5  # name and first name, city, advisor, gap, household
+
+
 def test_customer_list_invalid_filter_shows_the_error_and_no_rows(staff_client):
     CustomerFactory()
 
