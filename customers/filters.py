@@ -8,6 +8,7 @@ import copy
 import datetime as dt
 import hashlib
 import itertools
+import time
 
 import django_filters
 from django import forms
@@ -182,9 +183,70 @@ class _FieldsOfOneForm(dict):
         return dict(self)
 
 
+class ValidatedFilters:
+    """The cleaned values of valid filter forms, by FilterSet.fragment_key (language, submitted
+    values, choices), for `seconds`, in this process: paging through a filtered list and the
+    count line that follows each page submit the same filters again, and building and
+    validating the form costs more than the rest of filtering. Invalid input is never kept,
+    so its errors are always the form's own; a household deleted meanwhile filters to no rows
+    (instead of "no such household") until its entry is older than `seconds`. At most `size`
+    entries (the oldest go first)."""
+
+    def __init__(self, seconds: float, size: int):
+        self.seconds, self.size = seconds, size
+        self._kept: dict[str, tuple[float, dict]] = {}
+
+    def get(self, key: str) -> dict | None:
+        kept = self._kept.get(key)
+        if kept is None or time.monotonic() - kept[0] > self.seconds:
+            return None
+        return dict(kept[1])
+
+    def put(self, key: str, cleaned: dict) -> None:
+        if len(self._kept) >= self.size:
+            self._kept.pop(next(iter(self._kept)))
+        self._kept[key] = (time.monotonic(), dict(cleaned))
+
+    def clear(self) -> None:
+        self._kept.clear()
+
+
+validated_filters = ValidatedFilters(seconds=60, size=1000)
+
+
+def _fingerprint(choices) -> str:
+    return choices.fingerprint() if isinstance(choices, FixedChoices) else repr(tuple(choices))
+
+
 class ChoicesOnceMixin:
     """Reads the choices of database-backed selects once per request (`choice_sources`), and
-    builds the filter form without copying its freshly made fields again."""
+    builds the filter form without copying its freshly made fields again; filters already
+    validated with the same values are applied without building the form (ValidatedFilters)."""
+
+    def is_valid(self) -> bool:
+        return self.is_bound and self.cleaned is not None
+
+    @property
+    def errors(self):
+        return {} if self.is_valid() else self.form.errors
+
+    @property
+    def cleaned(self) -> dict | None:
+        """The form's cleaned data, None if the input is invalid (bound filtersets only)."""
+        if not hasattr(self, "_cleaned"):
+            key = f"{type(self).__name__}|{self.fragment_key}"
+            cleaned = validated_filters.get(key)
+            if cleaned is None and self.form.is_valid():
+                cleaned = self.form.cleaned_data
+                validated_filters.put(key, cleaned)
+            self._cleaned = cleaned
+        return self._cleaned
+
+    def filter_queryset(self, queryset):
+        # django-filter's, from the cleaned values instead of the form.
+        for name, value in self.cleaned.items():
+            queryset = self.filters[name].filter(queryset, value)
+        return queryset
 
     choice_sources: dict = {}
 
@@ -213,7 +275,7 @@ class ChoicesOnceMixin:
                 if name not in TABLE_PARAMETERS
             )
         )
-        choices = tuple(self.filters[name].extra["choices"].fingerprint() for name in self.choice_sources)
+        choices = tuple(_fingerprint(self.filters[name].extra["choices"]) for name in self.choice_sources)
         return repr((get_language(), values, choices))
 
     def get_form_class(self):

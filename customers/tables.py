@@ -21,6 +21,7 @@ from django.db.models.functions import Concat
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
+from django.utils.functional import cached_property
 from django.utils.html import format_html
 from django.utils.safestring import SafeData, SafeString, mark_safe
 from django.utils.translation import get_language, gettext
@@ -133,11 +134,11 @@ class FastRowsMixin:
     def prepare_rows(self, records: list) -> None:
         """What every row shares (URLs, labels), computed once per page."""
 
-    @property
+    @cached_property
     def fragment_key(self) -> str:
         """What the table's header and paging links depend on besides the count: the language and
         the query string (each link keeps every other parameter of it). The list templates keep
-        those parts' HTML under this key ({% cache %})."""
+        those parts' HTML under this key ({% cache %}); a table lives for one request."""
         return f"{type(self).__name__}|{get_language()}|{self.request.GET.urlencode()}"
 
 

@@ -137,7 +137,7 @@ class CustomerListView(PermissionRequiredMixin, HtmxPartialMixin, SingleTableMix
     def get_table_kwargs(self):
         # Unbound (no filters), the filterset has not made its form: none is needed then.
         filterset = self.filterset
-        searched = filterset.is_bound and filterset.is_valid() and bool(filterset.form.cleaned_data["q"])
+        searched = filterset.is_valid() and bool(filterset.cleaned["q"])
         # The requested sort from the start, so a searched list does not ask how to sort by
         # name (the default) when it is sorted by revenue.
         return {

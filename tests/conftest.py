@@ -147,14 +147,17 @@ def _default_language():
 
 @pytest.fixture(autouse=True)
 def _fresh_kept_choices():
-    """What is kept per process (brokercrm.kept: the filter forms' choices, the Sparten's ids)
-    and the rendered fragments start empty in each test: the rows they came from are rolled back."""
+    """What is kept per process (brokercrm.kept: the filter forms' choices, the Sparten's ids),
+    the validated filters and the rendered fragments start empty in each test: the rows they
+    came from are rolled back."""
     from django.core.cache import caches
 
     from brokercrm import kept
+    from customers.filters import validated_filters
 
     kept.clear_all()
     caches["fragments"].clear()
+    validated_filters.clear()
 
 
 @pytest.fixture(autouse=True)

@@ -134,3 +134,71 @@ def test_other_processes_read_the_choices_again_within_their_time(monkeypatch):
     now[0] += 61
     choices()
     assert len(read) == 2
+
+
+def form_builds(monkeypatch) -> list:
+    """Counts the filter forms built (FilterForm.__init__)."""
+    from customers.filters import FilterForm
+
+    built = []
+    original = FilterForm.__init__
+
+    def counting(self, *args, **kwargs):
+        built.append(self)
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(FilterForm, "__init__", counting)
+    return built
+
+
+def numbers(client, url_name="customers:list", **params) -> list[str]:
+    response = client.get(reverse(url_name), params, HTTP_HX_REQUEST="true")
+    return [row.record["number"] for row in response.context["table"].paginated_rows]
+
+
+def test_filters_validated_once_are_applied_again_without_the_form(staff_client, monkeypatch):
+    """Paging through a filtered list and its count line submit the same filters again: the
+    values validated the first time are used, the rows are the same, and a changed value is
+    validated anew."""
+    mine = CustomerFactory(name="Aachen", postal_code="52062", revenue=1500)
+    CustomerFactory(name="Bonn", postal_code="53111", revenue=10)
+    built = form_builds(monkeypatch)
+
+    first = numbers(staff_client, plz="52", min_revenue="1.000")
+    second = numbers(staff_client, plz="52", min_revenue="1.000", page="1", sort="-revenue")
+    count = staff_client.get(reverse("customers:count"), {"plz": "52", "min_revenue": "1.000"})
+    assert first == second == [mine.number]
+    assert count.status_code == 200 and "1 Eintrag" in count.content.decode()
+    assert len(built) == 1
+
+    assert numbers(staff_client, plz="53") != first
+    assert len(built) == 2
+
+
+def test_invalid_filters_are_validated_every_time(staff_client, monkeypatch):
+    CustomerFactory()
+    built = form_builds(monkeypatch)
+
+    for _ in range(2):
+        html = page(staff_client, min_revenue="viel")
+        assert "is-invalid" in html or "invalid" in html.lower()
+    assert len(built) == 2
+
+
+def test_validated_filters_belong_to_their_language_and_their_list(client):
+    """'1.000' is a thousand in German and one in English; the contract list's 'status' is a
+    contract status, the customer list's a customer status."""
+    thousand = CustomerFactory(name="Tausend", revenue=1000)
+    CustomerFactory(name="Eineinhalb", revenue="1.50")
+    german_user, english_user = StaffFactory(language="de"), StaffFactory(language="en")
+
+    client.force_login(german_user)
+    german = numbers(client, min_revenue="1.000")
+    client.force_login(english_user)
+    english = numbers(client, min_revenue="1.000")
+
+    assert german == [thousand.number]
+    assert len(english) == 2
+    ContractFactory(status="1")
+    assert not client.get(reverse("customers:contract_list"), {"status": "1"}).context["filter"].errors
+    assert client.get(reverse("customers:list"), {"status": "1"}).context["filter"].errors
