@@ -4,6 +4,7 @@ Every filter maps to an indexed column or a QuerySet method, so a filtered page 
 book of a million customers.
 """
 
+import contextlib
 import copy
 import datetime as dt
 import hashlib
@@ -204,7 +205,9 @@ class ValidatedFilters:
 
     def put(self, key: str, cleaned: dict) -> None:
         if len(self._kept) >= self.size:
-            self._kept.pop(next(iter(self._kept)))
+            # Another thread may have made room meanwhile.
+            with contextlib.suppress(KeyError, RuntimeError, StopIteration):
+                self._kept.pop(next(iter(self._kept)))
         self._kept[key] = (time.monotonic(), dict(cleaned))
 
     def clear(self) -> None:

@@ -202,3 +202,20 @@ def test_validated_filters_belong_to_their_language_and_their_list(client):
     ContractFactory(status="1")
     assert not client.get(reverse("customers:contract_list"), {"status": "1"}).context["filter"].errors
     assert client.get(reverse("customers:list"), {"status": "1"}).context["filter"].errors
+
+
+def test_validated_filters_keep_at_most_their_size_and_forget_after_their_seconds(monkeypatch):
+    from customers import filters
+
+    store = filters.ValidatedFilters(seconds=60, size=2)
+    now = [1000.0]
+    monkeypatch.setattr(filters.time, "monotonic", lambda: now[0])
+    store.put("a", {"q": "a"})
+    store.put("b", {"q": "b"})
+    store.put("c", {"q": "c"})
+    got = store.get("b")
+    got["q"] = "changed"  # a copy: what is kept stays as validated
+
+    assert store.get("a") is None and store.get("b") == {"q": "b"} and store.get("c") == {"q": "c"}
+    now[0] += 61
+    assert store.get("b") is None
