@@ -64,25 +64,8 @@ def ensure_book(customers: int, seed: int, rebuild: bool, reclassify: bool) -> s
         seconds, _ = c.timed(c.manage, db, "seed_demo", "--customers", str(customers), "--seed", str(seed))
         print(f"  seed_demo: {seconds:.1f} s", flush=True)
         classify(db, reclassify)
-        settle(db)
+        c.settle(db)
     return db
-
-
-def settle(db: str) -> None:
-    """What autovacuum leaves a book with after a while: statistics and visibility maps. A book
-    measured right after its bulk load has no visibility map yet, so every index-only scan (the
-    counts) visits the heap too, which doubles the list's times."""
-    seconds, _ = c.timed(_vacuum, db)
-    print(f"  VACUUM (ANALYZE): {seconds:.1f} s", flush=True)
-
-
-def _vacuum(db: str) -> None:
-    conn = c.connect(db)
-    try:
-        with conn.cursor() as cur:
-            cur.execute("VACUUM (ANALYZE)")
-    finally:
-        conn.close()
 
 
 def classify(db: str, reclassify: bool) -> None:

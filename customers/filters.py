@@ -140,7 +140,7 @@ def _lines():
 def _advisors():
     users = User.objects.filter(is_active=True).order_by("last_name", "first_name", "username")
     return (
-        (pk, f"{first} {last}".strip() or username)
+        (pk, User.name_for_display(first, last, username))
         for pk, first, last, username in users.values_list("pk", "first_name", "last_name", "username")
     )
 

@@ -82,7 +82,7 @@ def customer_rows(customers: QuerySet[Customer]) -> QuerySet:
 def _user_names(pks=None) -> dict[int, str]:
     users = User.objects.all() if pks is None else User.objects.filter(pk__in=pks)
     return {
-        pk: f"{first} {last}".strip() or username
+        pk: User.name_for_display(first, last, username)
         for pk, first, last, username in users.values_list("pk", "first_name", "last_name", "username")
     }
 
@@ -98,21 +98,21 @@ line_short_names = kept(_line_short_names, seconds=300, cleared_by="customers.Li
 
 
 def row_names(rows: list[dict]) -> tuple[dict[int, str], dict[int, str]]:
-    """The advisors' and biggest gaps' names of these customer_rows: from what is kept, and a
-    user or Sparte made in another process since it was read is read at once (one query)."""
+    """The names of these customer_rows' advisors and biggest gaps, by id: from what is kept,
+    and a user or Sparte made in another process since it was read is read at once (one query)."""
     return (
-        _names(user_names, _user_names, {row["advisor_id"] for row in rows}),
-        _names(line_short_names, _line_short_names, {row["biggest_gap_id"] for row in rows}),
+        _names(user_names, _user_names, {row["advisor_id"] for row in rows} - {None}),
+        _names(line_short_names, _line_short_names, {row["biggest_gap_id"] for row in rows} - {None}),
     )
 
 
 def _names(kept_names, read, pks: set) -> dict[int, str]:
     names = kept_names()
-    missing = {pk for pk in pks if pk is not None and pk not in names}
+    missing = pks - names.keys()
     if missing:
         kept_names.clear()
         names = {**names, **read(missing)}
-    return names
+    return {pk: names[pk] for pk in pks}
 
 
 # A search that PostgreSQL expects to match at most this many customers is sorted by name or by

@@ -23,7 +23,7 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.functional import cached_property
 from django.utils.html import format_html
-from django.utils.safestring import SafeData, SafeString, mark_safe
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext_lazy as _
 from django_tables2.paginators import LazyPaginator
@@ -94,23 +94,14 @@ def count_summary(
 DASH = "–"
 
 
-def _escape_cell(value: Any) -> str:
-    """conditional_escape() for a cell, without its per-call laziness checks (thousands of
-    calls per page); the same entities as django.utils.html.escape."""
-    if isinstance(value, SafeData):
-        return value
-    return html.escape(str(value))
-
-
 class FastRowsMixin:
     """Renders the page's rows as HTML in Python, cell by cell in the order of the table's
     columns: through the template engine, or django-tables2's per-cell rendering, 50 rows cost
-    several times the rest of the list page. Subclasses give the row format and its values."""
+    several times the rest of the list page. Subclasses give the row format and its cells as
+    HTML: each record's own text escaped per cell, what rows share once per page
+    (prepare_rows); the lists' escaping tests fill every cell with markup."""
 
     row_format = ""
-    # Whether row_values() gives HTML already (each text escaped by the subclass), or plain
-    # values that rows_html() escapes cell by cell.
-    row_values_are_html = False
 
     def row_values(self, record) -> tuple:
         raise NotImplementedError
@@ -125,11 +116,7 @@ class FastRowsMixin:
             )
         self.prepare_rows(records)
         row_format, row_values = self.row_format, self.row_values
-        if self.row_values_are_html:
-            return mark_safe("\n".join(row_format.format(*row_values(record)) for record in records))
-        return mark_safe(
-            "\n".join(row_format.format(*map(_escape_cell, row_values(record))) for record in records)
-        )
+        return mark_safe("\n".join(row_format.format(*row_values(record)) for record in records))
 
     def prepare_rows(self, records: list) -> None:
         """What every row shares (URLs, labels), computed once per page."""
@@ -200,10 +187,6 @@ class CustomerTable(FastRowsMixin, tables.Table):
         "<td>{10}</td></tr>"
     )
 
-    # The cells are HTML: what a row shares is escaped once per page (prepare_rows), each
-    # customer's own text once per cell (row_values); the test of escaping fills every cell.
-    row_values_are_html = True
-
     def prepare_rows(self, records: list[dict]) -> None:
         escape = html.escape
         # The detail URL is the list URL plus the id: one reverse() per page, not per row.
@@ -216,8 +199,8 @@ class CustomerTable(FastRowsMixin, tables.Table):
         self._badges = {segment: segment_badge(segment) for segment, _label in Customer.Segment.choices}
         self._money = money_formatter()  # digits, separators and the € sign: nothing to escape
         advisors, gaps = selectors.row_names(records)
-        self._advisors = {pk: escape(advisors[pk]) for pk in {c["advisor_id"] for c in records} if pk}
-        self._gaps = {pk: escape(gaps[pk]) for pk in {c["biggest_gap_id"] for c in records} if pk}
+        self._advisors = {pk: escape(name) for pk, name in advisors.items()}
+        self._gaps = {pk: escape(name) for pk, name in gaps.items()}
 
     def row_values(self, c: dict) -> tuple:
         """One row from selectors.customer_rows (plain values, not model instances), as HTML."""
@@ -281,21 +264,24 @@ class ContractTable(FastRowsMixin, tables.Table):
 
     def prepare_rows(self, records: list[Contract]) -> None:
         # One reverse() per page: the contract and customer URLs are a prefix plus the id.
-        self._contract_url = reverse("customers:contract_update", args=[0]).replace("/0/", "/{}/")
-        self._customer_url = reverse("customers:detail", args=[0]).replace("/0/", "/{}/")
-        self._status_labels = {value: str(label) for value, label in gdv.CONTRACT_STATUSES}
-        self._money = money_formatter()
+        escape = html.escape
+        self._contract_url = escape(reverse("customers:contract_update", args=[0])).replace("/0/", "/{}/")
+        self._customer_url = escape(reverse("customers:detail", args=[0])).replace("/0/", "/{}/")
+        self._status_labels = {value: escape(str(label)) for value, label in gdv.CONTRACT_STATUSES}
+        self._money = money_formatter()  # digits, separators and the € sign: nothing to escape
 
     def row_values(self, c: Contract) -> tuple:
+        """One row as HTML (dates and amounts are digits and separators: nothing to escape)."""
+        escape = html.escape
         return (
-            "" if c.is_active else mark_safe(' class="text-body-secondary"'),
+            "" if c.is_active else ' class="text-body-secondary"',
             self._contract_url.format(c.pk),
-            c.policy_number,
+            escape(c.policy_number),
             self._customer_url.format(c.customer_id),
-            c.customer.display_name,
-            str(c.line_of_business),
-            c.insurer.name,
-            self._status_labels.get(c.status, c.status),
+            escape(c.customer.display_name),
+            escape(str(c.line_of_business)),
+            escape(c.insurer.name),
+            self._status_labels.get(c.status) or escape(c.status),
             short_date(c.start_date),
             self._money(c.annual_premium),
             short_date(c.next_main_due(self.today)),

@@ -22,7 +22,12 @@ class User(AbstractUser):
         ]
 
     def __str__(self) -> str:
-        return self.get_full_name() or self.username
+        return self.name_for_display(self.first_name, self.last_name, self.username)
+
+    @staticmethod
+    def name_for_display(first_name: str, last_name: str, username: str) -> str:
+        """How a user is named on pages and in lists (from plain values, too)."""
+        return f"{first_name} {last_name}".strip() or username
 
     @property
     def is_owner(self) -> bool:

@@ -8,6 +8,7 @@ import pytest
 from django.core.cache import caches
 from django.urls import reverse
 
+from tests.customers.lists import list_numbers
 from tests.factories import ContractFactory, CustomerFactory, StaffFactory
 
 pytestmark = pytest.mark.django_db
@@ -151,9 +152,8 @@ def form_builds(monkeypatch) -> list:
     return built
 
 
-def numbers(client, url_name="customers:list", **params) -> list[str]:
-    response = client.get(reverse(url_name), params, HTTP_HX_REQUEST="true")
-    return [row.record["number"] for row in response.context["table"].paginated_rows]
+def numbers(client, **params) -> list[str]:
+    return list_numbers(client.get(reverse("customers:list"), params, HTTP_HX_REQUEST="true"))
 
 
 def test_filters_validated_once_are_applied_again_without_the_form(staff_client, monkeypatch):

@@ -7,6 +7,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from customers import selectors
+from tests.customers.lists import list_numbers
 from tests.factories import CustomerFactory
 
 pytestmark = pytest.mark.django_db
@@ -73,8 +74,7 @@ SEARCHED_SORTS = ["name", "-name", "place", "-place"]
 
 
 def searched_numbers(client, sort: str) -> list[str]:
-    response = client.get("/customers/", {"q": "Müller", "sort": sort}, HTTP_HX_REQUEST="true")
-    return [row.record["number"] for row in response.context["table"].paginated_rows]
+    return list_numbers(client.get("/customers/", {"q": "Müller", "sort": sort}, HTTP_HX_REQUEST="true"))
 
 
 def make_muellers() -> None:

@@ -12,6 +12,7 @@ from django.urls import reverse
 from brokercrm.accounts.models import User
 from customers import panels, services
 from customers.models import Activity, CommissionBooking, Contract, Customer, MarketingConsent
+from tests.customers.lists import list_numbers
 from tests.factories import (
     CommissionBookingFactory,
     ContractFactory,
@@ -111,10 +112,6 @@ def test_contract_pages_need_their_permissions(client):
 # --- customer list ----------------------------------------------------------------------------
 
 
-def list_numbers(response) -> list[str]:
-    return [row.record["number"] for row in response.context["table"].paginated_rows]
-
-
 def test_customer_list_without_javascript_renders_filters_and_table(staff_client):
     CustomerFactory(name="Zander")
 
@@ -205,6 +202,18 @@ def test_customer_list_escapes_every_cell(staff_client):
         page = content(staff_client.get(reverse("customers:list"), **extra))
         assert html not in page
         assert page.count("&lt;b&gt;x&lt;/b&gt;") >= 5  # name and first name, city, advisor, gap, household
+
+
+def test_contract_list_escapes_every_cell(staff_client):
+    """Whatever staff typed into a contract, its customer or its insurer shows as text."""
+    html = "<b>x</b>"
+    customer = CustomerFactory(name=f"Name {html}", first_name=html, kind="person")
+    ContractFactory(customer=customer, policy_number=f"P {html}", insurer=InsurerFactory(name=f"VU {html}"))
+
+    for extra in ({}, HTMX):
+        page = content(staff_client.get(reverse("customers:contract_list"), **extra))
+        assert html not in page
+        assert page.count("&lt;b&gt;x&lt;/b&gt;") >= 4  # policy number, name and first name, insurer
 
 
 def test_customer_list_invalid_filter_shows_the_error_and_no_rows(staff_client):
