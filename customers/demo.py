@@ -928,7 +928,7 @@ def _defaults(model: type[models.Model], written: list[str]) -> tuple[list[str],
     """Columns of `model` that the generator does not write, with the field's default."""
     cols, values = [], []
     for f in model._meta.concrete_fields:
-        if f.attname in written or f.primary_key:
+        if f.attname in written or f.primary_key or f.generated:  # the database computes those
             continue
         if not f.has_default() and not f.null and not getattr(f, "auto_now", False):
             raise RuntimeError(f"seed_demo: {model.__name__}.{f.name} needs a value")

@@ -3,9 +3,9 @@ from __future__ import annotations
 import datetime as dt
 import functools
 
-from django.db import models
-from django.db.models import Exists, Q
-from django.db.models.functions import Substr
+from django.db import connection, models
+from django.db.models import Exists, F, Func, Q, Value
+from django.db.models.functions import Replace, Substr, Upper
 
 from brokercrm.kept import kept
 
@@ -13,6 +13,85 @@ from . import gdv
 
 # The Leitregion of a German PLZ: its first two digits (an index of the customer list).
 PLZ_REGION = Substr("postal_code", 1, 2)
+
+
+class Bytewise(Func):
+    """Its expression compared character by character (PostgreSQL's collation "C"), whatever the
+    database's collation: a sort key that is already folded needs no language rules, and only
+    under "C" does PostgreSQL answer LIKE 'prefix%' from a btree index. SQLite compares so anyway."""
+
+    template = "%(expressions)s"
+
+    def as_postgresql(self, compiler, connection, **extra):
+        return self.as_sql(compiler, connection, template='(%(expressions)s) COLLATE "C"', **extra)
+
+
+# Umlauts and ß as German name lists spell them out (DIN 5007, variant 2), after upper-casing.
+# Both cases of the umlauts are replaced: SQLite's UPPER leaves non-ASCII letters alone.
+_SPELLED_OUT = (("Ä", "AE"), ("Ö", "OE"), ("Ü", "UE"), ("ä", "AE"), ("ö", "OE"), ("ü", "UE"))
+
+
+def name_key(expression) -> Func:
+    """A name as the customer list sorts and searches it: upper case, "ß" as "SS", "Ä" as "AE"
+    and so on, so that "Müller", "MÜLLER" and "Mueller" sort together and find each other, and
+    "Ärger" comes among the A's. Stored with each customer (Customer.name_key, first_name_key)."""
+    key = Upper(Replace(expression, Value("ß"), Value("ss")))
+    for letter, spelled in _SPELLED_OUT:
+        key = Replace(key, Value(letter), Value(spelled))
+    return key
+
+
+def word_key(word: str, vendor: str) -> str:
+    """name_key of a search word, as the database computes it for a stored name: PostgreSQL
+    upper-cases every letter one to one (the simple case mapping: "ß" stays, hence spelled out
+    first), SQLite only ASCII letters."""
+    word = word.replace("ß", "ss")
+    if vendor == "sqlite":
+        word = "".join(char.upper() if char.isascii() else char for char in word)
+    else:
+        word = "".join(upper if len(upper := char.upper()) == 1 else char for char in word)
+    for letter, spelled in _SPELLED_OUT:
+        word = word.replace(letter, spelled)
+    return word
+
+
+# The customer list's order "by name" (indexes customer_name_key_idx, customer_plz_region_name_idx).
+NAME_KEY = Bytewise(F("name_key"))
+FIRST_NAME_KEY = Bytewise(F("first_name_key"))
+# The name key without its first letter: a search word found here is inside the name, not at
+# its start (a trigram index on PostgreSQL); at the start, NAME_KEY's btree index finds it in order.
+NAME_KEY_REST = Substr("name_key", 2)
+
+
+def search_words(term: str) -> list[str]:
+    return term.split()
+
+
+def name_starts(word: str) -> Q:
+    """The name's key starts with the word's key: a range of customer_name_key_idx, in the list's
+    order by name (on a queryset from CustomerQuerySet.search, which names the keys)."""
+    return Q(name_key_bytewise__startswith=word_key(word, connection.vendor))
+
+
+def name_rest_or_other_fields(word: str) -> Q:
+    """Every other way a customer matches the word: inside the name, or another field."""
+    return (
+        Q(name_key_rest__contains=word_key(word, connection.vendor))
+        | Q(first_name__icontains=word)
+        | Q(number__iexact=word)
+        | Q(postal_code__startswith=word)
+        | Q(city__icontains=word)
+    )
+
+
+def name_start_split(rows, word: str) -> tuple:
+    """A list searched for one word (CustomerQuerySet.search) as two disjoint parts: the customers
+    whose name starts with the word (a range of customer_name_key_idx, in the list's order by
+    name) and all others that match. A surname's matches are all in one place of the alphabet,
+    which PostgreSQL cannot know: apart, each part is planned right."""
+    return rows.filter(name_starts(word)), rows.filter(name_rest_or_other_fields(word)).exclude(
+        name_starts(word)
+    )
 
 
 class CustomerQuerySet(models.QuerySet):
@@ -37,16 +116,14 @@ class CustomerQuerySet(models.QuerySet):
         return self.filter(segment__in=classes)
 
     def search(self, term: str):
-        """Name, first name, customer number, PLZ or city; every word must match somewhere."""
-        qs = self
-        for word in term.split():
-            qs = qs.filter(
-                Q(name__icontains=word)
-                | Q(first_name__icontains=word)
-                | Q(number__iexact=word)
-                | Q(postal_code__startswith=word)
-                | Q(city__icontains=word)
-            )
+        """Name, first name, customer number, PLZ or city; every word must match somewhere.
+
+        A name matches by its key (name_key: any case, "Mueller" finds "Müller" and back), at
+        its start (name_starts) or inside it; first name and city contain the word in any case,
+        the number is the word in any case, the PLZ starts with it."""
+        qs = self.alias(name_key_bytewise=NAME_KEY, name_key_rest=NAME_KEY_REST)
+        for word in search_words(term):
+            qs = qs.filter(name_starts(word) | name_rest_or_other_fields(word))
         return qs
 
     def postal_code_starting(self, prefix: str):

@@ -19,7 +19,7 @@ from brokercrm.kept import kept
 
 from .filters import ContractFilter, CustomerFilter
 from .models import Activity, CommissionBooking, Contract, Customer, LineOfBusiness, MarketingConsent
-from .querysets import visible_q
+from .querysets import name_start_split, visible_q
 
 TIMELINE_LIMIT = 50
 REFERRALS_LIMIT = 50
@@ -136,10 +136,15 @@ def search_sorts_matches(rows: QuerySet) -> bool:
     return plan[0]["Plan"]["Plan Rows"] <= FEW_MATCHES
 
 
-def capped_count(rows: QuerySet, cap: int) -> int:
+def capped_count(rows: QuerySet, cap: int, search_words: list[str] | None = None) -> int:
     """How many rows a list has, counted up to `cap` + 1 (which means "more than `cap`").
     Without its ordering and with only the ids, so PostgreSQL drops the rows' LEFT JOINs
-    (advisor, household, ...) and stops at the cap."""
+    (advisor, household, ...) and stops at the cap. A list searched for one word is counted in
+    its two parts (querysets.name_start_split): as a whole, "Müller" looked to PostgreSQL like
+    a table scan that meets a match every 35 rows (50 ms at 1,000,000 customers)."""
+    if search_words and len(search_words) == 1 and connection.features.supports_slicing_ordering_in_compound:
+        parts = [part.order_by().values("pk")[: cap + 1] for part in name_start_split(rows, search_words[0])]
+        return min(parts[0].union(parts[1], all=True).count(), cap + 1)
     return rows.order_by().values("pk")[: cap + 1].count()
 
 

@@ -33,6 +33,7 @@ from .forms import (
 )
 from .models import Contract, Customer, MarketingConsent, OfficeSettings
 from .panels import customer_panels
+from .querysets import search_words
 
 # --- shared wiring ----------------------------------------------------------------------------
 
@@ -137,12 +138,13 @@ class CustomerListView(PermissionRequiredMixin, HtmxPartialMixin, SingleTableMix
     def get_table_kwargs(self):
         # Unbound (no filters), the filterset has not made its form: none is needed then.
         filterset = self.filterset
-        searched = filterset.is_valid() and bool(filterset.cleaned["q"])
+        get = self.request.GET
         # The requested sort from the start, so a searched list does not ask how to sort by
         # name (the default) when it is sorted by revenue.
         return {
-            "searched": searched,
-            "order_by": self.request.GET.get("sort") or None,
+            "search_words": search_words(filterset.cleaned["q"]) if filterset.is_valid() else [],
+            "rows_needed": tables.rows_needed(get.get("page"), get.get("per_page")),
+            "order_by": get.get("sort") or None,
         }
 
 
@@ -160,9 +162,14 @@ class ListCountView(PermissionRequiredMixin, HtmxPartialMixin, TemplateView):
     def rows(self, request):
         raise NotImplementedError
 
+    def search_words(self, request) -> list[str]:
+        return []
+
     def get_context_data(self, **kwargs):
         get = self.request.GET
-        count = selectors.capped_count(self.rows(self.request), tables.COUNT_CAP)
+        count = selectors.capped_count(
+            self.rows(self.request), tables.COUNT_CAP, self.search_words(self.request)
+        )
         return super().get_context_data(
             summary=tables.count_summary(
                 count, get.get("page"), per_page=tables.page_size(get.get("per_page"))
@@ -181,6 +188,10 @@ class CustomerCountView(ListCountView):
 
     def rows(self, request):
         return selectors.customer_list(filters=request.GET, user=request.user)
+
+    def search_words(self, request) -> list[str]:
+        # Invalid filters list no rows, so the raw words are as good as the cleaned ones.
+        return search_words(request.GET.get("q", ""))
 
 
 class CustomerExportView(PermissionRequiredMixin, View):

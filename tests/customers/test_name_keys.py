@@ -1,0 +1,107 @@
+"""Names as the customer list sorts and searches them (customers.querysets.name_key): any case,
+umlauts and ß spelled out (DIN 5007, variant 2), and a one-word search sorted by name merged
+from the customers whose name starts with the word and all others (CustomerTable.order_name)."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from customers import selectors, tables
+from customers.models import Customer
+from tests.customers.lists import list_numbers
+from tests.factories import CustomerFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def names_in_list(client, **params) -> list[str]:
+    numbers = list_numbers(client.get("/customers/", params, HTTP_HX_REQUEST="true"))
+    by_number = dict(Customer.objects.values_list("number", "name"))
+    return [by_number[number] for number in numbers]
+
+
+def test_the_key_is_kept_by_the_database_on_every_save():
+    customer = CustomerFactory(name="Weiß", first_name="Jürgen")
+    customer.refresh_from_db()
+    assert (customer.name_key, customer.first_name_key) == ("WEISS", "JUERGEN")
+    customer.name = "Öztürk"
+    customer.save()
+    customer.refresh_from_db()
+    assert customer.name_key == "OEZTUERK"
+
+
+def test_umlauts_sort_as_spelled_out_and_case_does_not_matter(staff_client):
+    for name in ["Zander", "Ärger", "Adler", "müller", "Mueller", "Müller", "Muster", "Aebi"]:
+        CustomerFactory(name=name, first_name="", kind="company")
+
+    # The three spellings of MUELLER tie, and are then in the order they were entered (by id).
+    assert names_in_list(staff_client, sort="name") == [
+        "Adler", "Aebi", "Ärger", "müller", "Mueller", "Müller", "Muster", "Zander"
+    ]  # fmt: skip
+    assert names_in_list(staff_client, sort="-name")[0] == "Zander"
+
+
+@pytest.mark.parametrize("typed", ["Müller", "MUELLER", "mueller", "müll"])
+def test_either_spelling_finds_the_other(staff_client, typed):
+    for name in ["Müller", "Mueller", "Schmüller", "Miller"]:
+        CustomerFactory(name=name, first_name="", kind="company")
+
+    assert sorted(names_in_list(staff_client, q=typed)) == ["Mueller", "Müller", "Schmüller"]
+
+
+def make_book() -> None:
+    """Names that start with the word, contain it, or match it elsewhere (first name, city),
+    spread over the alphabet before and after the word, with ties on name and first name."""
+    rows = [
+        ("Adler", "Bernd", "Berlin"), ("Bauer", "Müllerin", "Köln"), ("Müller", "Anna", "Bonn"),
+        ("Müller", "Anna", "Jena"), ("MÜLLER", "Zoe", "Halle"), ("Mueller", "Carl", "Gera"),
+        ("Müller-Lang", "Eva", "Kiel"), ("Schmüller", "Ida", "Ulm"), ("Zahn", "Otto", "Müllrose"),
+        ("Zander", "Paul", "Müllheim"), ("Meier", "Müller", "Rostock"), ("Müllerson", "Ute", "Hof"),
+    ]  # fmt: skip
+    for i, (name, first_name, city) in enumerate(rows * 2):
+        CustomerFactory(number=f"K{i:02}", name=name, first_name=first_name, city=city, kind="person")
+    CustomerFactory.create_batch(5)
+
+
+@pytest.mark.parametrize("sort", ["name", "-name"])
+@pytest.mark.parametrize("word", ["Müller", "müll", "k05", "Zoe"])
+def test_a_merged_search_has_the_rows_and_order_of_the_whole_sorted_list(staff_client, sort, word):
+    """Page by page (3 rows a page), the merged list is the searched list sorted as a whole."""
+    make_book()
+    whole = tables.ordered(tables.CustomerTable, selectors.customer_list(filters={"q": word}), sort)
+    expected = list(whole.values_list("number", flat=True))
+    assert expected, word
+
+    paged = []
+    for page in range(1, len(expected) // 3 + 2):
+        response = staff_client.get(
+            "/customers/", {"q": word, "sort": sort, "page": page, "per_page": 3}, HTTP_HX_REQUEST="true"
+        )
+        if response.status_code == 200:
+            paged += list_numbers(response)
+    assert paged[: len(expected)] == expected
+
+
+@pytest.mark.parametrize("word", ["Müller", "müll", "k05", "Zoe", "nobody"])
+def test_the_count_of_a_merged_search_is_the_count_of_its_matches(word):
+    make_book()
+    rows = selectors.customer_list(filters={"q": word})
+    expected = rows.count()
+    assert selectors.capped_count(rows, 1000, [word]) == expected
+    assert selectors.capped_count(rows, 3, [word]) == min(expected, 4)
+
+
+def test_on_postgresql_a_page_of_a_common_surname_is_read_in_name_order(require_postgres, staff_client):
+    """The customers whose name starts with the word come from customer_name_key_idx in its
+    order (no sort of all of them); the others are found through the search's indexes."""
+    make_book()
+    with CaptureQueriesContext(connection) as queries:
+        staff_client.get("/customers/", {"q": "Müller"}, HTTP_HX_REQUEST="true")
+    (rows,) = [q["sql"] for q in queries.captured_queries if "UNION ALL" in q["sql"]]
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_bitmapscan = off")
+        cursor.execute("EXPLAIN " + rows)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "Merge Append" in plan, plan
+    assert "Index Scan using customer_name_key_idx" in plan, plan
