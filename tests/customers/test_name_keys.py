@@ -105,3 +105,17 @@ def test_on_postgresql_a_page_of_a_common_surname_is_read_in_name_order(require_
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert "Merge Append" in plan, plan
     assert "Index Scan using customer_name_key_idx" in plan, plan
+
+
+def test_on_postgresql_a_word_of_very_many_matches_walks_the_name_order(
+    require_postgres, staff_client, monkeypatch
+):
+    """Matches every few customers ("ann": 14 % of a book): walking the name order finds a page
+    at once, so nothing is merged or sorted."""
+    make_book()
+    monkeypatch.setattr(selectors, "FEW_MATCHES", 0)
+    with CaptureQueriesContext(connection) as queries:
+        response = staff_client.get("/customers/", {"q": "Müller"}, HTTP_HX_REQUEST="true")
+    assert not [q for q in queries.captured_queries if "UNION" in q["sql"]]
+    whole = tables.ordered(tables.CustomerTable, selectors.customer_list(filters={"q": "Müller"}), "name")
+    assert list_numbers(response) == list(whole.values_list("number", flat=True))[: tables.PER_PAGE]
