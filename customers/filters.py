@@ -245,11 +245,16 @@ class ChoicesOnceMixin:
             self._cleaned = cleaned
         return self._cleaned
 
-    def filter_queryset(self, queryset):
+    def filter_queryset(self, queryset, without: str = ""):
         # django-filter's, from the cleaned values instead of the form.
         for name, value in self.cleaned.items():
-            queryset = self.filters[name].filter(queryset, value)
+            if name != without:
+                queryset = self.filters[name].filter(queryset, value)
         return queryset
+
+    def qs_without(self, name: str):
+        """`qs` as if filter `name` had not been submitted (a valid filterset only)."""
+        return self.filter_queryset(self.queryset.all(), without=name)
 
     choice_sources: dict = {}
 

@@ -84,14 +84,23 @@ def name_rest_or_other_fields(word: str) -> Q:
     )
 
 
-def name_start_split(rows, word: str) -> tuple:
+def name_start_split(rows, word: str, unsearched=None) -> tuple:
     """A list searched for one word (CustomerQuerySet.search) as two disjoint parts: the customers
     whose name starts with the word (a range of customer_name_key_idx, in the list's order by
     name) and all others that match. A surname's matches are all in one place of the alphabet,
-    which PostgreSQL cannot know: apart, each part is planned right."""
-    return rows.filter(name_starts(word)), rows.filter(name_rest_or_other_fields(word)).exclude(
-        name_starts(word)
-    )
+    which PostgreSQL cannot know: apart, each part is planned right.
+
+    `unsearched`: the same list without the search, if at hand. A name that starts with the word
+    matches it, so the first part is that list's; with the search's condition as well,
+    PostgreSQL would think it rarer than it is and sort all "Müller" instead of reading 50."""
+    if unsearched is None:
+        at_start = rows
+    elif "name_key_bytewise" in unsearched.query.annotations:
+        at_start = unsearched
+    else:
+        at_start = unsearched.alias(name_key_bytewise=NAME_KEY)
+    elsewhere = rows.filter(name_rest_or_other_fields(word)).exclude(name_starts(word))
+    return at_start.filter(name_starts(word)), elsewhere
 
 
 class CustomerQuerySet(models.QuerySet):

@@ -176,11 +176,17 @@ class CustomerTable(FastRowsMixin, tables.Table):
         default = "–"
 
     def __init__(
-        self, *args, search_words: list[str] | None = None, rows_needed: int | None = None, **kwargs
+        self,
+        *args,
+        search_words: list[str] | None = None,
+        unsearched_rows: QuerySet | None = None,
+        rows_needed: int | None = None,
+        **kwargs,
     ):
         # The words searched for (?q=), and how many rows of the sorted list the requested page
         # reaches (its last row and the one after it); both before the default order is applied.
         self.search_words = search_words or []
+        self.unsearched_rows = unsearched_rows  # the same rows without the search
         self.rows_needed = rows_needed
         self._sorts_matches: bool | None = None
         super().__init__(*args, **kwargs)
@@ -217,7 +223,7 @@ class CustomerTable(FastRowsMixin, tables.Table):
         place of the alphabet: "Müller" is 2.9 % of a book, and finding all of them to sort them
         cost 0.1-0.2 s at 1,000,000 customers, walking the name order until they come 1.7-2.4 s."""
         order = self._merged_order(is_descending)
-        at_start, elsewhere = name_start_split(rows, word)
+        at_start, elsewhere = name_start_split(rows, word, self.unsearched_rows)
         at_start = at_start.annotate(sort_name=NAME_KEY, sort_first_name=FIRST_NAME_KEY)
         # The same values; an expression no index gives makes PostgreSQL find, then sort.
         fenced = Concat(NAME_KEY, Value(""), output_field=TextField())

@@ -141,8 +141,10 @@ class CustomerListView(PermissionRequiredMixin, HtmxPartialMixin, SingleTableMix
         get = self.request.GET
         # The requested sort from the start, so a searched list does not ask how to sort by
         # name (the default) when it is sorted by revenue.
+        words = search_words(filterset.cleaned["q"]) if filterset.is_valid() else []
         return {
-            "search_words": search_words(filterset.cleaned["q"]) if filterset.is_valid() else [],
+            "search_words": words,
+            "unsearched_rows": selectors.customer_rows(filterset.qs_without("q")) if words else None,
             "rows_needed": tables.rows_needed(get.get("page"), get.get("per_page")),
             "order_by": get.get("sort") or None,
         }

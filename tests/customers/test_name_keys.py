@@ -119,3 +119,22 @@ def test_on_postgresql_a_word_of_very_many_matches_walks_the_name_order(
     assert not [q for q in queries.captured_queries if "UNION" in q["sql"]]
     whole = tables.ordered(tables.CustomerTable, selectors.customer_list(filters={"q": "Müller"}), "name")
     assert list_numbers(response) == list(whole.values_list("number", flat=True))[: tables.PER_PAGE]
+
+
+def test_the_names_starting_with_the_word_are_read_without_the_search_condition(staff_client):
+    """Given the list without its search, the first part asks only for the name's start (the
+    search's other fields would make PostgreSQL think it far rarer than it is), and still holds
+    exactly the matches whose name starts with the word."""
+    from django.http import QueryDict
+
+    from customers.querysets import name_start_split
+
+    make_book()
+    filterset = selectors.customer_filter(filters=QueryDict("q=Müller&status=active"))
+    at_start, elsewhere = name_start_split(filterset.qs, "Müller", filterset.qs_without("q"))
+    where = str(at_start.query).split("WHERE")[1].split("ORDER BY")[0]
+    assert "first_name" not in where and "city" not in where and "status" in where
+    matches = set(filterset.qs.values_list("number", flat=True))
+    parts = set(at_start.values_list("number", flat=True)), set(elsewhere.values_list("number", flat=True))
+    assert parts[0] | parts[1] == matches and not parts[0] & parts[1]
+    assert parts[0] == {c.number for c in filterset.qs if c.name_key.startswith("MUELLER")}
