@@ -21,7 +21,7 @@ from simple_history.models import HistoricalRecords
 from simple_history.signals import pre_create_historical_record
 
 from . import gdv
-from .querysets import FIRST_NAME_KEY, NAME_KEY, PLZ_REGION, ContractQuerySet, CustomerQuerySet
+from .querysets import BY_NAME, FIRST_NAME_KEY, NAME_KEY, PLZ_REGION, ContractQuerySet, CustomerQuerySet
 from .querysets import name_key as spelled_out_key
 from .validators import validate_not_future
 
@@ -225,9 +225,8 @@ class Customer(TimeStamped):
     class Meta:
         verbose_name = _("customer")
         verbose_name_plural = _("customers")
-        ordering = ["name", "first_name", "id"]
+        ordering = list(BY_NAME)
         indexes = [
-            models.Index(fields=["name", "first_name", "id"], name="customer_name_idx"),
             models.Index(fields=["city"], name="customer_city_idx"),
             # The list's sort orders, with the id as tie-breaker, so a sorted page is an index
             # range scan (no sort, and no parallel query for 50 rows).

@@ -61,6 +61,8 @@ FIRST_NAME_KEY = Bytewise(F("first_name_key"))
 # The name key without its first letter: a search word found here is inside the name, not at
 # its start (a trigram index on PostgreSQL); at the start, NAME_KEY's btree index finds it in order.
 NAME_KEY_REST = Substr("name_key", 2)
+# Customers "by name", wherever they are listed.
+BY_NAME = (NAME_KEY.asc(), FIRST_NAME_KEY.asc(), F("id").asc())
 
 
 def search_words(term: str) -> list[str]:
@@ -106,6 +108,11 @@ def name_start_split(rows, word: str, unsearched=None) -> tuple:
 class CustomerQuerySet(models.QuerySet):
     def active(self):
         return self.filter(status="active")
+
+    def by_name(self):
+        """Sorted by name as German name lists are (name_key: "Ärger" among the A's, "Müller"
+        next to "Mueller"), then first name and id (customer_name_key_idx)."""
+        return self.order_by(*BY_NAME)
 
     def usable(self):
         """Customers that may be worked with: not restricted after an erasure request

@@ -217,10 +217,10 @@ def customer_page(*, customer: Customer, today: dt.date, user: User | None = Non
             Customer.objects.visible_to(user)
             .filter(household_id=customer.household_id)
             .exclude(pk=customer.pk)
-            .order_by("name", "first_name", "id")[:HOUSEHOLD_LIMIT]
+            .by_name()[:HOUSEHOLD_LIMIT]
         )
     visible_referrals = customer.referrals.visible_to(user)
-    referrals = list(visible_referrals.order_by("name", "first_name", "id")[: REFERRALS_LIMIT + 1])
+    referrals = list(visible_referrals.by_name()[: REFERRALS_LIMIT + 1])
     referral_count = len(referrals) if len(referrals) <= REFERRALS_LIMIT else visible_referrals.count()
     return CustomerPage(
         contracts=contracts,

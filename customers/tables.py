@@ -159,7 +159,7 @@ class Column(tables.Column):
 class CustomerTable(FastRowsMixin, tables.Table):
     # Columns define the header and the sorting; the cells come from rows_html().
     number = Column(verbose_name=_("No."), order_by=("number",))
-    name = Column(verbose_name=_("Name"), order_by=("name", "first_name", "id"))
+    name = Column(verbose_name=_("Name"), order_by=("name_key", "first_name_key", "id"))  # order_name
     place = Column(verbose_name=_("PLZ / city"), order_by=("postal_code", "id"))
     advisor = Column(verbose_name=_("Advisor"), order_by=("advisor_id", "id"))
     status = Column(verbose_name=_("Status"), order_by=("status", "id"))

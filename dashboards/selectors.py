@@ -739,7 +739,7 @@ def migration_customers(
         qs.annotate(then=class_at(d1), now=class_at(d2))
         .filter(then=old, now=new)
         .select_related("advisor")
-        .order_by("name", "first_name", "id")
+        .by_name()
     )
 
 
@@ -755,7 +755,7 @@ def bin_customers(
             qs = qs.filter(**{f"{axis}__gte": low})
         if index < snapshot.bins - 1:
             qs = qs.filter(**{f"{axis}__lt": high})
-    return qs.select_related("advisor").order_by("name", "first_name", "id")
+    return qs.select_related("advisor").by_name()
 
 
 # --- care work ---------------------------------------------------------------------------------

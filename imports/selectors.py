@@ -65,7 +65,7 @@ def import_job_results(*, job: ImportJob) -> QuerySet | None:
     if job.status != ImportJob.Status.DONE or not ids:
         return None
     if job.kind == ImportJob.Kind.CUSTOMERS:
-        return Customer.objects.filter(pk__in=ids).order_by("name", "first_name", "number")
+        return Customer.objects.filter(pk__in=ids).by_name()
     if job.kind == ImportJob.Kind.BOOKINGS:
         return (
             CommissionBooking.objects.filter(pk__in=ids)
