@@ -69,6 +69,14 @@ def search_words(term: str) -> list[str]:
     return term.split()
 
 
+def split_word(words: list[str]) -> str | None:
+    """The word a search is split by (name_start_split): a search of one word, where the
+    database takes LIMIT inside UNION (not SQLite, which then sorts the whole list)."""
+    if len(words) == 1 and connection.features.supports_slicing_ordering_in_compound:
+        return words[0]
+    return None
+
+
 def name_starts(word: str) -> Q:
     """The name's key starts with the word's key: a range of customer_name_key_idx, in the list's
     order by name (on a queryset from CustomerQuerySet.search, which names the keys)."""

@@ -16,7 +16,6 @@ from decimal import Decimal
 from typing import Any
 
 import django_tables2 as tables
-from django.db import connection
 from django.db.models import F, QuerySet, TextField, Value
 from django.db.models.functions import Concat
 from django.urls import reverse
@@ -31,7 +30,7 @@ from django_tables2.paginators import LazyPaginator
 
 from . import gdv, selectors
 from .models import Contract, Customer
-from .querysets import FIRST_NAME_KEY, NAME_KEY, name_start_split
+from .querysets import FIRST_NAME_KEY, NAME_KEY, name_start_split, split_word
 from .templatetags.crm import money_formatter, segment_badge
 
 PER_PAGE = 50
@@ -71,6 +70,12 @@ def page_size(per_page: str | int | None) -> int:
         return max(1, min(int(per_page or PER_PAGE), PER_PAGE))
     except (TypeError, ValueError):
         return PER_PAGE
+
+
+def fenced(key):
+    """The same values as `key`, as an expression no index gives: PostgreSQL then finds the
+    rows first and sorts them, instead of walking the key's index."""
+    return Concat(key, Value(""), output_field=TextField())
 
 
 # Pages this deep are sorted as a whole (CustomerTable.rows_needed is then not given).
@@ -194,13 +199,9 @@ class CustomerTable(FastRowsMixin, tables.Table):
     def order_name(self, rows: QuerySet, is_descending: bool):
         if rows.query.combinator:  # merged already (the view and RequestConfig both sort)
             return rows.order_by(*self._merged_order(is_descending)), True
-        if (
-            len(self.search_words) == 1
-            and self.rows_needed
-            and connection.features.supports_slicing_ordering_in_compound
-            and self._search_sorts_matches(rows)
-        ):
-            return self._found_at_name_start_first(rows, self.search_words[0], is_descending), True
+        word = split_word(self.search_words)
+        if word and self.rows_needed and self._search_sorts_matches(rows):
+            return self._found_at_name_start_first(rows, word, is_descending), True
         return self._order_found_matches(rows, (NAME_KEY, FIRST_NAME_KEY, F("id")), is_descending)
 
     def order_place(self, rows: QuerySet, is_descending: bool):
@@ -225,9 +226,7 @@ class CustomerTable(FastRowsMixin, tables.Table):
         order = self._merged_order(is_descending)
         at_start, elsewhere = name_start_split(rows, word, self.unsearched_rows)
         at_start = at_start.annotate(sort_name=NAME_KEY, sort_first_name=FIRST_NAME_KEY)
-        # The same values; an expression no index gives makes PostgreSQL find, then sort.
-        fenced = Concat(NAME_KEY, Value(""), output_field=TextField())
-        elsewhere = elsewhere.annotate(sort_name=fenced, sort_first_name=FIRST_NAME_KEY)
+        elsewhere = elsewhere.annotate(sort_name=fenced(NAME_KEY), sort_first_name=FIRST_NAME_KEY)
         parts = [part.order_by(*order)[: self.rows_needed] for part in (at_start, elsewhere)]
         return parts[0].union(parts[1], all=True).order_by(*order)
 
@@ -236,7 +235,7 @@ class CustomerTable(FastRowsMixin, tables.Table):
         key is an expression no index provides (the same order), so PostgreSQL cannot walk the
         sort's index instead (selectors.search_sorts_matches tells when)."""
         if self.search_words and self._search_sorts_matches(rows):
-            keys = (Concat(keys[0], Value(""), output_field=TextField()), *keys[1:])
+            keys = (fenced(keys[0]), *keys[1:])
         return rows.order_by(*(key.desc() if is_descending else key.asc() for key in keys)), True
 
     row_format = (

@@ -33,7 +33,7 @@ from .forms import (
 )
 from .models import Contract, Customer, MarketingConsent, OfficeSettings
 from .panels import customer_panels
-from .querysets import search_words
+from .querysets import search_words, split_word
 
 # --- shared wiring ----------------------------------------------------------------------------
 
@@ -144,7 +144,10 @@ class CustomerListView(PermissionRequiredMixin, HtmxPartialMixin, SingleTableMix
         words = search_words(filterset.cleaned["q"]) if filterset.is_valid() else []
         return {
             "search_words": words,
-            "unsearched_rows": selectors.customer_rows(filterset.qs_without("q")) if words else None,
+            # Only a search split by its word reads the list without it (CustomerTable.order_name).
+            "unsearched_rows": selectors.customer_rows(filterset.qs_without("q"))
+            if split_word(words)
+            else None,
             "rows_needed": tables.rows_needed(get.get("page"), get.get("per_page")),
             "order_by": get.get("sort") or None,
         }
