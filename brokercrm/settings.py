@@ -110,6 +110,9 @@ DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / '
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20})
+    # SQLite leaves out an index's covered columns (customer_name_key_idx); the index still
+    # sorts and finds, only PostgreSQL, the production database, also counts from it alone.
+    SILENCED_SYSTEM_CHECKS = ["models.W040"]
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True

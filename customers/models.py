@@ -236,8 +236,17 @@ class Customer(TimeStamped):
             models.Index(fields=["potential", "id"], name="customer_potential_idx"),
             models.Index(fields=["status"], name="customer_status_idx"),
             # The customer list sorted by name, and a search word at a name's start found in that
-            # order (CustomerQuerySet.search, CustomerTable.order_name).
-            models.Index(NAME_KEY, FIRST_NAME_KEY, "id", name="customer_name_key_idx"),
+            # order (CustomerQuerySet.search, CustomerTable.order_name). With the two conditions
+            # every list has (usable, mostly active), so the count line counts a name's range
+            # from the index alone (selectors.capped_count: 0.4 ms for "Müller" instead of a
+            # table scan of 11 ms at 1,000,000 customers). SQLite has no such columns (W040).
+            models.Index(
+                NAME_KEY,
+                FIRST_NAME_KEY,
+                "id",
+                name="customer_name_key_idx",
+                include=["restricted_at", "status"],
+            ),
             # A PLZ area sorted by name (CustomerQuerySet.postal_code_starting).
             models.Index(PLZ_REGION, NAME_KEY, FIRST_NAME_KEY, "id", name="customer_plz_region_name_idx"),
         ]

@@ -104,13 +104,13 @@ def name_start_split(rows, word: str, unsearched=None) -> tuple:
     matches it, so the first part is that list's; with the search's condition as well,
     PostgreSQL would think it rarer than it is and sort all "Müller" instead of reading 50."""
     if unsearched is None:
-        at_start = rows
+        base = rows
     elif "name_key_bytewise" in unsearched.query.annotations:
-        at_start = unsearched
+        base = unsearched
     else:
-        at_start = unsearched.alias(name_key_bytewise=NAME_KEY)
-    elsewhere = rows.filter(name_rest_or_other_fields(word)).exclude(name_starts(word))
-    return at_start.filter(name_starts(word)), elsewhere
+        base = unsearched.alias(name_key_bytewise=NAME_KEY, name_key_rest=NAME_KEY_REST)
+    elsewhere = base.filter(name_rest_or_other_fields(word)).exclude(name_starts(word))
+    return base.filter(name_starts(word)), elsewhere
 
 
 class CustomerQuerySet(models.QuerySet):

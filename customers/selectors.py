@@ -19,7 +19,7 @@ from brokercrm.kept import kept
 
 from .filters import ContractFilter, CustomerFilter
 from .models import Activity, CommissionBooking, Contract, Customer, LineOfBusiness, MarketingConsent
-from .querysets import name_start_split, split_word, visible_q
+from .querysets import name_start_split, search_words, split_word, visible_q
 
 TIMELINE_LIMIT = 50
 REFERRALS_LIMIT = 50
@@ -136,17 +136,33 @@ def search_sorts_matches(rows: QuerySet) -> bool:
     return plan[0]["Plan"]["Plan Rows"] <= FEW_MATCHES
 
 
-def capped_count(rows: QuerySet, cap: int, search_words: list[str] | None = None) -> int:
+def capped_count(
+    rows: QuerySet, cap: int, words: list[str] | None = None, unsearched: QuerySet | None = None
+) -> int:
     """How many rows a list has, counted up to `cap` + 1 (which means "more than `cap`").
     Without its ordering and with only the ids, so PostgreSQL drops the rows' LEFT JOINs
     (advisor, household, ...) and stops at the cap. A list searched for one word is counted in
-    its two parts (querysets.name_start_split): as a whole, "Müller" looked to PostgreSQL like
-    a table scan that meets a match every 35 rows (50 ms at 1,000,000 customers)."""
-    word = split_word(search_words or [])
+    its two parts (querysets.name_start_split, from `unsearched`, the list without the search,
+    if given): as a whole, "Müller" looked to PostgreSQL like a table scan that meets a match
+    every 35 rows (50 ms at 1,000,000 customers); the names that start with the word counted
+    with the search's condition as well looked 35x rarer, and PostgreSQL collected all 28,000
+    of them (9 ms) instead of reading 1,001 from the name index (0.4 ms)."""
+    word = split_word(words or [])
     if word:
-        parts = [part.order_by().values("pk")[: cap + 1] for part in name_start_split(rows, word)]
+        parts = [part.order_by().values("pk")[: cap + 1] for part in name_start_split(rows, word, unsearched)]
         return min(parts[0].union(parts[1], all=True).count(), cap + 1)
     return rows.order_by().values("pk")[: cap + 1].count()
+
+
+def customer_count(*, filters: Mapping[str, Any] | None, user: User | None = None, cap: int) -> int:
+    """capped_count of customer_list: a search of one word counted in its two parts, both
+    from the list without the search (CustomerFilter.qs_without)."""
+    filterset = customer_filter(filters=filters, user=user)
+    if filterset.is_bound and not filterset.is_valid():
+        return 0
+    words = search_words(filterset.cleaned["q"]) if filterset.is_valid() else []
+    unsearched = filterset.qs_without("q") if split_word(words) else None
+    return capped_count(filterset.qs, cap, words, unsearched)
 
 
 def customer_by_number(number: str) -> Customer | None:

@@ -167,14 +167,12 @@ class ListCountView(PermissionRequiredMixin, HtmxPartialMixin, TemplateView):
     def rows(self, request):
         raise NotImplementedError
 
-    def search_words(self, request) -> list[str]:
-        return []
+    def count(self, request) -> int:
+        return selectors.capped_count(self.rows(request), tables.COUNT_CAP)
 
     def get_context_data(self, **kwargs):
         get = self.request.GET
-        count = selectors.capped_count(
-            self.rows(self.request), tables.COUNT_CAP, self.search_words(self.request)
-        )
+        count = self.count(self.request)
         return super().get_context_data(
             summary=tables.count_summary(
                 count, get.get("page"), per_page=tables.page_size(get.get("per_page"))
@@ -191,12 +189,8 @@ class CustomerCountView(ListCountView):
     list_url_name = "customers:list"
     title = _("Customers")
 
-    def rows(self, request):
-        return selectors.customer_list(filters=request.GET, user=request.user)
-
-    def search_words(self, request) -> list[str]:
-        # Invalid filters list no rows, so the raw words are as good as the cleaned ones.
-        return search_words(request.GET.get("q", ""))
+    def count(self, request) -> int:
+        return selectors.customer_count(filters=request.GET, user=request.user, cap=tables.COUNT_CAP)
 
 
 class CustomerExportView(PermissionRequiredMixin, View):

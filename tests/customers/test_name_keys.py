@@ -91,6 +91,25 @@ def test_the_count_of_a_merged_search_is_the_count_of_its_matches(word):
     assert selectors.capped_count(rows, 3, [word]) == min(expected, 4)
 
 
+@pytest.mark.parametrize("word", ["Müller", "müll", "k05", "nobody"])
+def test_the_count_line_of_a_search_counts_its_matches_with_the_other_filters(staff_client, word):
+    """The count line counts a one-word search in its two parts from the list without the
+    search (selectors.customer_count): the other filters and the restricted customers still apply."""
+    make_book()
+    Customer.objects.filter(number__in=["K02", "K06", "K13"]).update(status="former")
+    Customer.objects.filter(number__in=["K03", "K14"]).update(restricted_at="2026-01-05")
+    filters = {"q": word, "status": "active"}
+    expected = Customer.objects.usable().active().search(word).count()
+
+    assert selectors.customer_count(filters=filters, cap=1000) == expected
+    assert selectors.customer_count(filters=filters, cap=2) == min(expected, 3)
+    assert selectors.customer_count(filters={**filters, "min_revenue": "viel"}, cap=1000) == 0
+    summary = staff_client.get("/customers/count/", filters, HTTP_HX_REQUEST="true").context["summary"]
+    assert summary["count"] == expected
+    if word == "Müller":
+        assert expected == 13  # 18 match (names and first names); 3 former, 2 restricted
+
+
 def test_on_postgresql_a_page_of_a_common_surname_is_read_in_name_order(require_postgres, staff_client):
     """The customers whose name starts with the word come from customer_name_key_idx in its
     order (no sort of all of them); the others are found through the search's indexes."""
