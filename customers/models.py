@@ -153,6 +153,7 @@ class Customer(TimeStamped):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="advised_customers",
+        db_index=False,  # customer_advisor_idx
     )
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.ACTIVE)
     household = models.ForeignKey(
@@ -235,6 +236,12 @@ class Customer(TimeStamped):
             models.Index(fields=["revenue", "id"], name="customer_revenue_idx"),
             models.Index(fields=["potential", "id"], name="customer_potential_idx"),
             models.Index(fields=["status"], name="customer_status_idx"),
+            # An advisor's customers in id order with the conditions every list has: a filtered
+            # list's count meets the contracts' index in the same order (merge join) without
+            # reading the table (advisor + "holds Hausrat" at 1,000,000 customers: 14.5 -> 1.6 ms).
+            models.Index(
+                fields=["advisor", "id"], name="customer_advisor_idx", include=["restricted_at", "status"]
+            ),
             # The customer list sorted by name, and a search word at a name's start found in that
             # order (CustomerQuerySet.search, CustomerTable.order_name). With the two conditions
             # every list has (usable, mostly active), so the count line counts a name's range
@@ -353,7 +360,11 @@ class Contract(TimeStamped):
         verbose_name_plural = _("contracts")
         ordering = ["customer_id", "line_of_business__code", "id"]
         indexes = [
-            models.Index(fields=["customer", "line_of_business"], name="contract_customer_line_idx"),
+            # With the status: "holds an active contract in this line" (CustomerQuerySet.holding_line)
+            # is answered from the index alone.
+            models.Index(
+                fields=["customer", "line_of_business"], name="contract_customer_line_idx", include=["status"]
+            ),
             models.Index(fields=["status"], name="contract_status_idx"),
         ]
         constraints = [
