@@ -132,8 +132,28 @@ def search_sorts_matches(rows: QuerySet) -> bool:
     match; the planner's estimate of the matches (it reads the columns' statistics) tells which."""
     if connection.vendor != "postgresql":
         return False
-    plan = json.loads(rows.order_by().explain(format="json"))
-    return plan[0]["Plan"]["Plan Rows"] <= FEW_MATCHES
+    return match_estimate(rows.order_by()) <= FEW_MATCHES
+
+
+# PostgreSQL's estimates of searched lists by query, kept a few minutes: every page of a search,
+# each sort of it, the full page and its table alone ask for the same one. Estimates change
+# only when the statistics do (ANALYZE). Emptied when a customer is saved here.
+_match_estimates = kept(dict, seconds=300, cleared_by="customers.Customer")
+MATCH_ESTIMATES_KEPT = 1000
+
+
+def match_estimate(rows: QuerySet) -> int:
+    """How many rows PostgreSQL expects `rows` (unordered) to have (EXPLAIN, 1-1.5 ms)."""
+    sql, params = rows.query.sql_with_params()
+    key = (sql, repr(params))
+    estimates = _match_estimates()
+    estimate = estimates.get(key)
+    if estimate is None:
+        if len(estimates) >= MATCH_ESTIMATES_KEPT:
+            estimates.clear()
+        plan = json.loads(rows.explain(format="json"))
+        estimate = estimates[key] = plan[0]["Plan"]["Plan Rows"]
+    return estimate
 
 
 def capped_count(

@@ -134,3 +134,22 @@ def test_a_search_of_very_many_matches_walks_the_name_index(require_postgres, st
     order = rows[0].split("ORDER BY")[1]
     # name key, first name key, id: the index's order, without a fence
     assert order.count('COLLATE "C"') == 2 and "||" not in order, order
+
+
+def test_the_estimate_of_a_search_is_asked_once_for_its_pages_and_sorts(require_postgres, staff_client):
+    """selectors.match_estimate keeps PostgreSQL's estimate per query: the pages and sorts of a
+    search ask the same one; another search, or a customer saved, asks again."""
+    make_muellers()
+
+    def explains(sort: str, q: str = "Müller Anna") -> tuple[list[str], int]:
+        with CaptureQueriesContext(connection) as queries:
+            numbers = searched_numbers(staff_client, sort, q)
+        return numbers, sum(query["sql"].startswith("EXPLAIN") for query in queries.captured_queries)
+
+    assert explains("name") == (["K1", "K5"], 1)
+    assert explains("-name") == (["K5", "K1"], 0)
+    assert explains("place") == (["K1", "K5"], 0)  # 06526 before 20095
+    assert explains("name", q="Schmüller")[1] == 1
+
+    CustomerFactory(number="K9", name="Müller", first_name="Anna", postal_code="01067", kind="person")
+    assert explains("place") == (["K9", "K1", "K5"], 1)
