@@ -1,8 +1,7 @@
 """The name-key index also holds restricted_at and status (INCLUDE, PostgreSQL only), so the
 count line of a search counts the customers whose name starts with the word from the index
-alone (selectors.capped_count). Rebuilding the index takes a few seconds at 1,000,000 customers;
-run VACUUM (ANALYZE) customers_customer afterwards if autovacuum has not yet visited the table,
-or the count reads the table after all."""
+alone (selectors.capped_count). Rebuilding the index takes a few seconds at 1,000,000 customers.
+Reading an index alone needs the table's visibility map, which (auto)vacuum keeps."""
 
 from django.db import migrations, models
 

@@ -1,8 +1,8 @@
 """Covering indexes for the list"s counts (PostgreSQL; SQLite leaves the INCLUDE columns out):
 an advisor"s customers by id with restricted_at and status (customer_advisor_idx, which takes the
 place of the advisor"s plain foreign-key index), and the contracts" (customer, line) index with
-their status. A few seconds each at 1,000,000 customers; VACUUM (ANALYZE) afterwards if
-autovacuum has not yet visited the tables, or the counts read the tables after all."""
+their status. A few seconds each at 1,000,000 customers. Reading an index alone needs the
+table's visibility map, which (auto)vacuum keeps."""
 
 import django.db.models.deletion
 from django.conf import settings
