@@ -84,11 +84,16 @@ def name_starts(word: str) -> Q:
 
 
 def name_rest_or_other_fields(word: str) -> Q:
-    """Every other way a customer matches the word: inside the name, or another field."""
+    """Every other way a customer matches the word: inside the name or the first name (by their
+    keys: "Juergen" finds "Jürgen"), inside the city in any case, the number in any case, or the
+    start of the PLZ. The stored keys spare upper-casing every customer a search walks past;
+    the city keeps its spelling, as a city key's trigrams are common ones ("MUELLER" shares
+    "MUE" with every Münster customer: 1.5 ms more per search at 1,000,000 customers)."""
+    key = word_key(word, connection.vendor)
     return (
-        Q(name_key_rest__contains=word_key(word, connection.vendor))
-        | Q(first_name__icontains=word)
-        | Q(number__iexact=word)
+        Q(name_key_rest__contains=key)
+        | Q(first_name_key__contains=key)
+        | Q(number_key=Upper(Value(word)))
         | Q(postal_code__startswith=word)
         | Q(city__icontains=word)
     )
@@ -143,8 +148,8 @@ class CustomerQuerySet(models.QuerySet):
         """Name, first name, customer number, PLZ or city; every word must match somewhere.
 
         A name matches by its key (name_key: any case, "Mueller" finds "Müller" and back), at
-        its start (name_starts) or inside it; first name and city contain the word in any case,
-        the number is the word in any case, the PLZ starts with it."""
+        its start (name_starts) or inside it; the first name contains the word by its key too,
+        the city in any case, the number is the word in any case, the PLZ starts with it."""
         qs = self.alias(name_key_bytewise=NAME_KEY, name_key_rest=NAME_KEY_REST)
         for word in search_words(term):
             qs = qs.filter(name_starts(word) | name_rest_or_other_fields(word))

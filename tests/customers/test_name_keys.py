@@ -157,3 +157,28 @@ def test_the_names_starting_with_the_word_are_read_without_the_search_condition(
     parts = set(at_start.values_list("number", flat=True)), set(elsewhere.values_list("number", flat=True))
     assert parts[0] | parts[1] == matches and not parts[0] & parts[1]
     assert parts[0] == {c.number for c in filterset.qs if c.name_key.startswith("MUELLER")}
+
+
+@pytest.mark.parametrize(
+    ("typed", "found"),
+    [("jürgen", "K2"), ("Juergen", "K2"), ("JÜRGEN", "K2"), ("köln", "K1"), ("weißen", "K3"), ("Mühl", "K4")],
+)
+def test_the_first_name_is_searched_by_its_key_the_city_as_written(staff_client, typed, found):
+    """The first name like the name ("Juergen" finds Jürgen); the city contains the word in any
+    case, as written ("köln" finds Köln)."""
+    CustomerFactory(number="K1", name="Adler", first_name="Bernd", city="Köln", kind="person")
+    CustomerFactory(number="K2", name="Bauer", first_name="Jürgen", city="Bonn", kind="person")
+    CustomerFactory(number="K3", name="Cramer", first_name="Eva", city="Weißenfels", kind="person")
+    CustomerFactory(number="K4", name="Dietz", first_name="Ida", city="Bad Mühlhausen", kind="person")
+    CustomerFactory(number="K5", name="Engel", first_name="Otto", city="Kiel", kind="person")
+
+    assert list_numbers(staff_client.get("/customers/", {"q": typed}, HTTP_HX_REQUEST="true")) == [found]
+
+
+@pytest.mark.parametrize("typed", ["k0000042", "K0000042"])
+def test_the_number_is_found_in_any_case(staff_client, typed):
+    CustomerFactory(number="K0000042", name="Adler", kind="company")
+    CustomerFactory(number="K0000043", name="Bauer", kind="company")
+
+    assert list_numbers(staff_client.get("/customers/", {"q": typed}, HTTP_HX_REQUEST="true")) == ["K0000042"]
+    assert Customer.objects.get(number="K0000042").number_key == "K0000042"
