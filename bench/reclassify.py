@@ -425,7 +425,7 @@ def measure(
 def ensure_book(customers: int, seed: int) -> str:
     db = f"bench_brokercrm_{c.size_label(customers)}"
     if c.customer_count(db) != customers:
-        print(f"{db}: building {customers:,} customers (migrate, seed_demo)")
+        print(f"{db}: building {customers:,} customers (migrate, seed_demo)", flush=True)
         c.recreate_database(db)
         c.manage(db, "migrate", "--noinput", "-v", "0")
         c.manage(db, "seed_demo", "--customers", str(customers), "--seed", str(seed), "--no-progress")
@@ -472,7 +472,7 @@ def report(db: str, r: dict) -> None:
     lines.append(
         f"  the job wrote {first['components']:,} potential components and {first['history_rows']:,} history rows"
     )
-    print("\n".join(lines))
+    print("\n".join(lines), flush=True)
 
 
 def main() -> None:
