@@ -108,12 +108,9 @@ def name_start_split(rows, word: str, unsearched=None) -> tuple:
     `unsearched`: the same list without the search, if at hand. A name that starts with the word
     matches it, so the first part is that list's; with the search's condition as well,
     PostgreSQL would think it rarer than it is and sort all "Müller" instead of reading 50."""
-    if unsearched is None:
-        base = rows
-    elif "name_key_bytewise" in unsearched.query.annotations:
-        base = unsearched
-    else:
-        base = unsearched.alias(name_key_bytewise=NAME_KEY, name_key_rest=NAME_KEY_REST)
+    base = rows if unsearched is None else unsearched
+    if "name_key_rest" not in base.query.annotations:  # CustomerQuerySet.search names both keys
+        base = base.alias(name_key_bytewise=NAME_KEY, name_key_rest=NAME_KEY_REST)
     elsewhere = base.filter(name_rest_or_other_fields(word)).exclude(name_starts(word))
     return base.filter(name_starts(word)), elsewhere
 

@@ -44,10 +44,20 @@ def customer_filter(*, filters: Mapping[str, Any] | None, user: User | None = No
 
 def customer_list(*, filters: Mapping[str, Any] | None, user: User | None = None) -> QuerySet[Customer]:
     """The customer list as filtered by the list page's filter form; nothing on invalid input."""
-    filterset = customer_filter(filters=filters, user=user)
+    return _listed(customer_filter(filters=filters, user=user))
+
+
+def _listed(filterset: CustomerFilter) -> QuerySet[Customer]:
     if filterset.is_bound and not filterset.is_valid():
         return filterset.queryset.none()
     return filterset.qs
+
+
+def search_split(filterset: CustomerFilter) -> tuple[list[str], QuerySet[Customer] | None]:
+    """The words searched for (?q=) and, for a search split by its word (querysets.split_word),
+    the same list without the search (CustomerFilter.qs_without), else None."""
+    words = search_words(filterset.cleaned["q"]) if filterset.is_valid() else []
+    return words, filterset.qs_without("q") if split_word(words) else None
 
 
 # What a row of the customer list shows, read as plain values: building 50 model instances
@@ -178,11 +188,7 @@ def customer_count(*, filters: Mapping[str, Any] | None, user: User | None = Non
     """capped_count of customer_list: a search of one word counted in its two parts, both
     from the list without the search (CustomerFilter.qs_without)."""
     filterset = customer_filter(filters=filters, user=user)
-    if filterset.is_bound and not filterset.is_valid():
-        return 0
-    words = search_words(filterset.cleaned["q"]) if filterset.is_valid() else []
-    unsearched = filterset.qs_without("q") if split_word(words) else None
-    return capped_count(filterset.qs, cap, words, unsearched)
+    return capped_count(_listed(filterset), cap, *search_split(filterset))
 
 
 def customer_by_number(number: str) -> Customer | None:

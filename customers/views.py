@@ -33,7 +33,6 @@ from .forms import (
 )
 from .models import Contract, Customer, MarketingConsent, OfficeSettings
 from .panels import customer_panels
-from .querysets import search_words, split_word
 
 # --- shared wiring ----------------------------------------------------------------------------
 
@@ -141,13 +140,11 @@ class CustomerListView(PermissionRequiredMixin, HtmxPartialMixin, SingleTableMix
         get = self.request.GET
         # The requested sort from the start, so a searched list does not ask how to sort by
         # name (the default) when it is sorted by revenue.
-        words = search_words(filterset.cleaned["q"]) if filterset.is_valid() else []
+        words, unsearched = selectors.search_split(filterset)
         return {
             "search_words": words,
             # Only a search split by its word reads the list without it (CustomerTable.order_name).
-            "unsearched_rows": selectors.customer_rows(filterset.qs_without("q"))
-            if split_word(words)
-            else None,
+            "unsearched_rows": None if unsearched is None else selectors.customer_rows(unsearched),
             "rows_needed": tables.rows_needed(get.get("page"), get.get("per_page")),
             "order_by": get.get("sort") or None,
         }
