@@ -201,6 +201,7 @@ class Customer(TimeStamped):
         editable=False,
         on_delete=models.SET_NULL,
         related_name="+",
+        db_index=False,  # customer_gap_segment_idx
     )
     segment_since = models.DateField(_("in this class since"), null=True, blank=True, editable=False)
     classified_at = models.DateField(_("classified on"), null=True, blank=True, editable=False)
@@ -249,6 +250,15 @@ class Customer(TimeStamped):
             # reading the table (advisor + "holds Hausrat" at 1,000,000 customers: 14.5 -> 1.6 ms).
             models.Index(
                 fields=["advisor", "id"], name="customer_advisor_idx", include=["restricted_at", "status"]
+            ),
+            # A biggest gap's customers by class with the conditions of the list's filters (usable,
+            # PLZ): the count line of a class and gap drill-down (class O, gap BU, PLZ 0…) reads
+            # the index alone instead of the table (1,000,000 customers: 11-13 -> 1.6-1.8 ms).
+            # Not by potential: sorted so, the list walks customer_segment_potential_idx faster.
+            models.Index(
+                fields=["biggest_gap", "segment"],
+                name="customer_gap_segment_idx",
+                include=["restricted_at", "postal_code"],
             ),
             # The customer list sorted by name, and a search word at a name's start found in that
             # order (CustomerQuerySet.search, CustomerTable.order_name). With the two conditions
