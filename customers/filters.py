@@ -16,6 +16,7 @@ from django import forms
 from django.forms.utils import flatatt
 from django.utils import timezone
 from django.utils.choices import BaseChoiceIterator
+from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import get_language
@@ -267,7 +268,7 @@ class ChoicesOnceMixin:
         for name, source in self.choice_sources.items():
             self.filters[name].extra["choices"] = source()
 
-    @property
+    @cached_property
     def fragment_key(self) -> str:
         """Everything the rendered filter form depends on: the language, the submitted values of
         its fields (and so their errors) and the database-backed choices. The list templates

@@ -19,7 +19,7 @@ from brokercrm.kept import kept
 
 from .filters import ContractFilter, CustomerFilter
 from .models import Activity, CommissionBooking, Contract, Customer, LineOfBusiness, MarketingConsent
-from .querysets import name_start_split, search_words, split_word, visible_q
+from .querysets import name_start_split, search_words, sees_whole_book, split_word, visible_q
 
 TIMELINE_LIMIT = 50
 REFERRALS_LIMIT = 50
@@ -130,7 +130,7 @@ def _names(kept_names, read, pks: set) -> dict[int, str]:
 FEW_MATCHES = 40_000
 
 
-def search_sorts_matches(rows: QuerySet) -> bool:
+def search_sorts_matches(rows: QuerySet, key: Any = None) -> bool:
     """Whether a searched list is better found first and sorted then (PostgreSQL only).
 
     Sorted by name, PostgreSQL walks the name index and tests every customer until a page is
@@ -139,10 +139,11 @@ def search_sorts_matches(rows: QuerySet) -> bool:
     full; found through the search indexes and sorted it takes 0.13 s, a rare name 1-20 ms
     instead of 10-140 ms. Cities cluster the same way in the PLZ order. Only for a term that
     matches very many customers ("ann", 141,000) is the walk faster, as every few customers
-    match; the planner's estimate of the matches (it reads the columns' statistics) tells which."""
+    match; the planner's estimate of the matches (it reads the columns' statistics) tells which.
+    `key`: what identifies the list's rows, if known (match_estimate)."""
     if connection.vendor != "postgresql":
         return False
-    return match_estimate(rows.order_by()) <= FEW_MATCHES
+    return match_estimate(rows.order_by(), key) <= FEW_MATCHES
 
 
 # PostgreSQL's estimates of searched lists by query, kept a few minutes: every page of a search,
@@ -152,10 +153,13 @@ _match_estimates = kept(dict, seconds=300, cleared_by="customers.Customer")
 MATCH_ESTIMATES_KEPT = 1000
 
 
-def match_estimate(rows: QuerySet) -> int:
-    """How many rows PostgreSQL expects `rows` (unordered) to have (EXPLAIN, 1-1.5 ms)."""
-    sql, params = rows.query.sql_with_params()
-    key = (sql, repr(params))
+def match_estimate(rows: QuerySet, key: Any = None) -> int:
+    """How many rows PostgreSQL expects `rows` (unordered) to have (EXPLAIN, 1-1.5 ms), kept by
+    `key` (list_key: the filters and who looks) or else by the query's SQL, which costs ~0.6 ms
+    to write for a search. Only the choice of a plan depends on it, never which rows are shown."""
+    if key is None:
+        sql, params = rows.query.sql_with_params()
+        key = (sql, repr(params))
     estimates = _match_estimates()
     estimate = estimates.get(key)
     if estimate is None:
@@ -164,6 +168,13 @@ def match_estimate(rows: QuerySet) -> int:
         plan = json.loads(rows.explain(format="json"))
         estimate = estimates[key] = plan[0]["Plan"]["Plan Rows"]
     return estimate
+
+
+def list_key(filterset: CustomerFilter, user: User | None) -> tuple:
+    """What decides which rows a list filtered by `filterset` holds for `user`: the submitted
+    filters (FilterSet.fragment_key, with the language and the selects' choices) and whether
+    the user sees the whole book or only their own customers (visible_q)."""
+    return (type(filterset).__name__, filterset.fragment_key, None if sees_whole_book(user) else user.pk)
 
 
 def capped_count(

@@ -186,6 +186,7 @@ class CustomerTable(FastRowsMixin, tables.Table):
         search_words: list[str] | None = None,
         unsearched_rows: QuerySet | None = None,
         rows_needed: int | None = None,
+        rows_key: Any = None,
         **kwargs,
     ):
         # The words searched for (?q=), and how many rows of the sorted list the requested page
@@ -193,6 +194,7 @@ class CustomerTable(FastRowsMixin, tables.Table):
         self.search_words = search_words or []
         self.unsearched_rows = unsearched_rows  # the same rows without the search
         self.rows_needed = rows_needed
+        self.rows_key = rows_key  # what identifies the rows (selectors.list_key), if known
         self._sorts_matches: bool | None = None
         super().__init__(*args, **kwargs)
 
@@ -210,7 +212,7 @@ class CustomerTable(FastRowsMixin, tables.Table):
     def _search_sorts_matches(self, rows: QuerySet) -> bool:
         """selectors.search_sorts_matches, asked once per page (the view and RequestConfig both sort)."""
         if self._sorts_matches is None:
-            self._sorts_matches = selectors.search_sorts_matches(rows)
+            self._sorts_matches = selectors.search_sorts_matches(rows, self.rows_key)
         return self._sorts_matches
 
     @staticmethod

@@ -146,6 +146,8 @@ class CustomerListView(PermissionRequiredMixin, HtmxPartialMixin, SingleTableMix
             # Only a search split by its word reads the list without it (CustomerTable.order_name).
             "unsearched_rows": None if unsearched is None else selectors.customer_rows(unsearched),
             "rows_needed": tables.rows_needed(get.get("page"), get.get("per_page")),
+            # What identifies a searched list's rows: its kept estimate (selectors.match_estimate).
+            "rows_key": selectors.list_key(filterset, self.request.user) if words else None,
             "order_by": get.get("sort") or None,
         }
 

@@ -2,11 +2,15 @@
 expressions Django writes must match the indexes' expressions exactly, or a book of a million
 customers is read in full for every search."""
 
+from urllib.parse import urlencode
+
 import pytest
-from django.db import connection
+from django.db import connection, transaction
+from django.http import QueryDict
 from django.test.utils import CaptureQueriesContext
 
 from customers import selectors
+from customers.models import LineOfBusiness, OfficeSettings
 from tests.customers.lists import list_numbers
 from tests.factories import CustomerFactory
 
@@ -61,6 +65,29 @@ def test_a_class_sorted_by_potential_uses_the_class_index(require_postgres):
     assert "customer_segment_potential_idx" in text, text
 
 
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_the_count_of_a_class_and_gap_drill_down_reads_the_gap_index_alone(require_postgres):
+    """Class O, biggest gap BU, PLZ 0…: counted from customer_gap_segment_idx without the table
+    (its INCLUDE columns hold the conditions the index keys do not: usable, PLZ). Transactional:
+    VACUUM, which sets the visibility map an index-only scan needs, runs outside a transaction."""
+    bu = LineOfBusiness.objects.get(code="BU")
+    CustomerFactory.create_batch(3, segment="O", biggest_gap=bu, postal_code="01067")
+    CustomerFactory(segment="O", biggest_gap=bu, postal_code="20095")
+    CustomerFactory(segment="C", biggest_gap=bu, postal_code="01067")
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM (ANALYZE) customers_customer")
+    filters = {"segment": "O", "biggest_gap": "BU", "plz": "0"}
+    with CaptureQueriesContext(connection) as queries:
+        assert selectors.customer_count(filters=filters, cap=1000) == 3
+    (count_sql,) = [q["sql"] for q in queries.captured_queries if "customers_customer" in q["sql"]]
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_bitmapscan = off")
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("EXPLAIN " + count_sql)
+        text = "\n".join(row[0] for row in cursor.fetchall())
+    assert "Index Only Scan using customer_gap_segment_idx" in text, text
+
+
 def test_a_plz_area_sorted_by_name_is_a_range_of_the_leitregion_index(require_postgres):
     CustomerFactory.create_batch(5, postal_code="06526")
     from customers.tables import CustomerTable, ordered
@@ -92,9 +119,9 @@ def test_a_search_sorted_after_it_is_found_keeps_the_order(staff_client, monkeyp
     """Found first and sorted then (a search of few matches) or walked along the sort's index:
     the same rows in the same order, ties broken by id."""
     make_muellers()
-    monkeypatch.setattr(selectors, "search_sorts_matches", lambda rows: False)
+    monkeypatch.setattr(selectors, "search_sorts_matches", lambda rows, key=None: False)
     walked = searched_numbers(staff_client, sort)
-    monkeypatch.setattr(selectors, "search_sorts_matches", lambda rows: True)
+    monkeypatch.setattr(selectors, "search_sorts_matches", lambda rows, key=None: True)
     found_then_sorted = searched_numbers(staff_client, sort)
 
     assert len(walked) == 6
@@ -153,3 +180,39 @@ def test_the_estimate_of_a_search_is_asked_once_for_its_pages_and_sorts(require_
 
     CustomerFactory(number="K9", name="Müller", first_name="Anna", postal_code="01067", kind="person")
     assert explains("place") == (["K9", "K1", "K5"], 1)
+
+
+def test_a_kept_estimate_belongs_to_the_filters_and_to_who_sees_which_customers(
+    require_postgres, staff_client, staff, owner
+):
+    """The estimate is kept by selectors.list_key: the same filters on another page or sort
+    share it, other filters do not, and neither does a user who sees only their own customers
+    (the office setting) share it with one who sees the whole book."""
+    make_muellers()
+    CustomerFactory(
+        number="K7", name="Müller", first_name="Anna", postal_code="80331", kind="person", advisor=staff
+    )
+
+    def explains(q: str = "Müller Anna", sort: str = "name", page: str = "1") -> tuple[list[str], int]:
+        with CaptureQueriesContext(connection) as queries:
+            response = staff_client.get(
+                "/customers/", {"q": q, "sort": sort, "page": page}, HTTP_HX_REQUEST="true"
+            )
+        explained = sum(query["sql"].startswith("EXPLAIN") for query in queries.captured_queries)
+        return list_numbers(response), explained
+
+    assert explains() == (["K1", "K5", "K7"], 1)
+    assert explains(sort="place", page="2") == (["K1", "K5", "K7"], 0)  # no page 2: the last one
+    assert explains(q="Anna Müller") == (["K1", "K5", "K7"], 1)
+
+    OfficeSettings.objects.update_or_create(pk=1, defaults={"staff_sees_own_customers_only": True})
+    assert explains() == (["K7"], 1)  # the staff member's own customers now: asked anew
+    assert explains(sort="-name") == (["K7"], 0)
+
+    def key(user, **filters):
+        return selectors.list_key(
+            selectors.customer_filter(filters=QueryDict(urlencode(filters)), user=user), user
+        )
+
+    assert key(staff, q="Müller", page="3", sort="name") == key(staff, q="Müller")
+    assert key(staff, q="Müller") != key(owner, q="Müller") != key(owner, q="Müller", status="active")
