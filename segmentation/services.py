@@ -610,6 +610,8 @@ def reclassification_finish(*, run_id: int) -> ReclassificationRun:
         run.finished_at = timezone.now()
         run.save()
     vacuum_run_scratch()
+    if run.changed or run.figures_changed:
+        vacuum_customers()
     return run
 
 
@@ -625,6 +627,23 @@ def vacuum_run_scratch() -> bool:
     with connection.cursor() as cursor:
         for table in RUN_SCRATCH_TABLES:
             cursor.execute(f"VACUUM {table}")
+    return True
+
+
+def vacuum_customers() -> bool:
+    """Vacuums and analyzes the customer table after a run wrote customers (PostgreSQL, outside
+    a transaction, as vacuum_run_scratch). Each customer written has a new row version, and
+    until the table is vacuumed the customer list pays for them: its count lines, which read
+    indexes alone, visit the table for every such customer (the visibility map), and every
+    search reads the trigram indexes' pending entries (GIN "fast update") one by one. Measured
+    at 1,000,000 customers after a night that wrote 79,496 of them: "Müller" listed in 28 ms
+    instead of 3-5 ms, its count in 28 ms instead of 3 ms; the VACUUM took 8 s. Autovacuum
+    would not come round for nights: it waits until a fifth of the table has changed. ANALYZE
+    renews the statistics of the classes and figures the list's plans are chosen by."""
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        return False
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM (ANALYZE) customers_customer")
     return True
 
 

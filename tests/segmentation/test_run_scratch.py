@@ -45,3 +45,38 @@ def test_no_vacuum_inside_a_transaction(require_postgres):
     with transaction.atomic():
         assert services.vacuum_run_scratch() is False
     assert services.vacuum_run_scratch() is True
+
+
+def visibility(table: str) -> tuple[int, int]:
+    """The table's pages and how many of them the visibility map marks all-visible (as the last
+    VACUUM or ANALYZE counted them)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT relpages, relallvisible FROM pg_class WHERE relname = %s", [table])
+        return cursor.fetchone()
+
+
+def last_analyze(table: str):
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute("SELECT last_analyze FROM pg_stat_user_tables WHERE relname = %s", [table])
+        return cursor.fetchone()[0]
+
+
+def test_a_run_that_wrote_customers_vacuums_and_analyzes_the_customer_table(require_postgres):
+    """The list's counts read indexes alone only for all-visible pages, and its searches read
+    the trigram indexes' pending entries one by one until a VACUUM: the run leaves neither."""
+    build_book(300)
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM (ANALYZE) customers_customer")
+    vacuumed, analyzed = last_vacuum("customers_customer"), last_analyze("customers_customer")
+    run = services.reclassification_run(as_of=AS_OF, chunk_size=100, followup=False)
+    assert run.figures_changed == 300
+    assert last_vacuum("customers_customer") > vacuumed
+    assert last_analyze("customers_customer") > analyzed
+    pages, all_visible = visibility("customers_customer")
+    assert pages > 1 and all_visible == pages
+
+    vacuumed = last_vacuum("customers_customer")
+    again = services.reclassification_run(as_of=AS_OF, chunk_size=100, followup=False)
+    assert (again.changed, again.figures_changed) == (0, 0)
+    assert last_vacuum("customers_customer") == vacuumed  # nothing written, nothing to vacuum
