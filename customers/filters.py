@@ -238,7 +238,7 @@ class ChoicesOnceMixin:
     def cleaned(self) -> dict | None:
         """The form's cleaned data, None if the input is invalid (bound filtersets only)."""
         if not hasattr(self, "_cleaned"):
-            key = f"{type(self).__name__}|{self.fragment_key}"
+            key = self.filters_key
             cleaned = validated_filters.get(key)
             if cleaned is None and self.form.is_valid():
                 cleaned = self.form.cleaned_data
@@ -286,6 +286,12 @@ class ChoicesOnceMixin:
         )
         choices = tuple(_fingerprint(self.filters[name].extra["choices"]) for name in self.choice_sources)
         return repr((get_language(), values, choices))
+
+    @property
+    def filters_key(self) -> str:
+        """fragment_key with the FilterSet's class: what its cleaned values (ValidatedFilters) and
+        a searched list's estimate (selectors.list_key) are kept by."""
+        return f"{type(self).__name__}|{self.fragment_key}"
 
     def get_form_class(self):
         # django-filter makes the form class per instance from `filter.field` of the instance's

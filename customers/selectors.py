@@ -172,9 +172,9 @@ def match_estimate(rows: QuerySet, key: Any = None) -> int:
 
 def list_key(filterset: CustomerFilter, user: User | None) -> tuple:
     """What decides which rows a list filtered by `filterset` holds for `user`: the submitted
-    filters (FilterSet.fragment_key, with the language and the selects' choices) and whether
+    filters (FilterSet.filters_key, with the language and the selects' choices) and whether
     the user sees the whole book or only their own customers (visible_q)."""
-    return (type(filterset).__name__, filterset.fragment_key, None if sees_whole_book(user) else user.pk)
+    return (filterset.filters_key, None if sees_whole_book(user) else user.pk)
 
 
 def capped_count(

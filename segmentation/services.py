@@ -620,14 +620,8 @@ def vacuum_run_scratch() -> bool:
     row) and deletes them when it finishes. On PostgreSQL the dead rows are vacuumed away at once,
     so the next run writes into reused pages instead of a table and index grown by every night
     before (autovacuum may not have come round; measured at 100k: the ledger pass and the chunks
-    slowed by a third after eight runs). VACUUM cannot run inside a transaction: inside one
-    (a test, an outer atomic block) nothing happens. Returns whether it vacuumed."""
-    if connection.vendor != "postgresql" or connection.in_atomic_block:
-        return False
-    with connection.cursor() as cursor:
-        for table in RUN_SCRATCH_TABLES:
-            cursor.execute(f"VACUUM {table}")
-    return True
+    slowed by a third after eight runs). Returns whether it vacuumed (see `vacuum`)."""
+    return vacuum(*RUN_SCRATCH_TABLES)
 
 
 def vacuum_customers() -> bool:
@@ -640,10 +634,18 @@ def vacuum_customers() -> bool:
     instead of 3-5 ms, its count in 28 ms instead of 3 ms; the VACUUM took 8 s. Autovacuum
     would not come round for nights: it waits until a fifth of the table has changed. ANALYZE
     renews the statistics of the classes and figures the list's plans are chosen by."""
+    return vacuum("customers_customer", analyze=True)
+
+
+def vacuum(*tables: str, analyze: bool = False) -> bool:
+    """VACUUM (and ANALYZE) these tables on PostgreSQL. VACUUM cannot run inside a transaction:
+    inside one (a test, an outer atomic block) nothing happens. Returns whether it vacuumed."""
     if connection.vendor != "postgresql" or connection.in_atomic_block:
         return False
+    command = "VACUUM (ANALYZE)" if analyze else "VACUUM"
     with connection.cursor() as cursor:
-        cursor.execute("VACUUM (ANALYZE) customers_customer")
+        for table in tables:
+            cursor.execute(f"{command} {table}")
     return True
 
 
