@@ -3,7 +3,6 @@ vacuumed away at once, so night after night the ledger pass writes into reused p
 fails (never skips) without PostgreSQL."""
 
 import datetime as dt
-import time
 
 import pytest
 from django.db import connection, transaction
@@ -49,41 +48,11 @@ def test_no_vacuum_inside_a_transaction(require_postgres):
     assert services.vacuum_run_scratch() is True
 
 
-def visibility(table: str) -> tuple[int, int]:
-    """The table's pages and how many of them the visibility map marks all-visible (as the last
-    VACUUM or ANALYZE counted them)."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT relpages, relallvisible FROM pg_class WHERE relname = %s", [table])
-        return cursor.fetchone()
-
-
-@pytest.fixture
-def no_autovacuum():
-    """No autovacuum worker in this database while the test runs: an autovacuum ANALYZE holds
-    a snapshot, and the job's VACUUM then leaves the pages it cannot yet prove visible to all
-    (the earlier tests' writes start such workers at any moment)."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
-        tables = [name for (name,) in cursor.fetchall()]
-        for name in tables:
-            cursor.execute(f'ALTER TABLE "{name}" SET (autovacuum_enabled = false)')
-        for _ in range(300):  # those already at work finish (at most 30 s)
-            cursor.execute(
-                "SELECT COUNT(*) FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'"
-                " AND datname = current_database()"
-            )
-            if not cursor.fetchone()[0]:
-                break
-            time.sleep(0.1)
-    yield
-    with connection.cursor() as cursor:
-        for name in tables:
-            cursor.execute(f'ALTER TABLE "{name}" RESET (autovacuum_enabled)')
-
-
-def test_a_run_that_wrote_customers_vacuums_and_analyzes_the_customer_table(require_postgres, no_autovacuum):
+def test_a_run_that_wrote_customers_vacuums_and_analyzes_the_customer_table(require_postgres):
     """The list's counts read indexes alone only for all-visible pages, and its searches read
-    the trigram indexes' pending entries one by one until a VACUUM: the run leaves neither."""
+    the trigram indexes' pending entries one by one until a VACUUM: the run ends with one.
+    (Whether every page is then all-visible depends on other sessions' snapshots, e.g. an
+    autovacuum ANALYZE elsewhere in the database, so it is not asserted.)"""
     build_book(300)
     with connection.cursor() as cursor:
         cursor.execute("VACUUM (ANALYZE) customers_customer")
@@ -92,8 +61,6 @@ def test_a_run_that_wrote_customers_vacuums_and_analyzes_the_customer_table(requ
     assert run.figures_changed == 300
     assert last_vacuum("customers_customer") > vacuumed
     assert last_vacuum("customers_customer", "analyze") > analyzed
-    pages, all_visible = visibility("customers_customer")
-    assert pages > 1 and all_visible == pages
 
     vacuumed = last_vacuum("customers_customer")
     again = services.reclassification_run(as_of=AS_OF, chunk_size=100, followup=False)
